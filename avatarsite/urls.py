@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
+
+from avatarsite.api import api
+from generation import views
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
+
+
+urlpatterns = [
+    path("", views.gallery, name="gallery"),
+    path("admin/", admin.site.urls),
+    path("v1/", api.urls),
+    re_path(r"^v1/.*$", json_not_found),
+]
