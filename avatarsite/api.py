@@ -3,21 +3,14 @@
 import logging
 
 from django.http import HttpRequest, HttpResponse
-from generation.api import router as avatars_router
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from avatarsite.errors import ApiError
+from generation.api import router as avatars_router
+from generation.api import users_router
+
 logger = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    """An error answered as `{"code": ..., "message": ...}` with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 api = NinjaAPI(
@@ -65,3 +58,4 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 api.add_router("/avatars", avatars_router, tags=["identity avatars"])
+api.add_router("/users", users_router, tags=["identity avatars"])

@@ -1,0 +1,262 @@
+"""Admin: styles and palettes are edited as JSON definitions; saving a changed
+definition publishes a new immutable version, so users' pinned avatars stay."""
+
+import base64
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from generation.avatars import compiled_style, palette_spec
+from generation.identity.palettes import PaletteError, generated_colours, parse_palette
+from generation.identity.render import render_svg
+from generation.identity.seed import derive_seed
+from generation.identity.style import StyleDefinitionError, compile_definition
+from generation.models import (
+    IdentityAvatar,
+    Palette,
+    PaletteMapping,
+    PaletteVersion,
+    Style,
+    StyleVersion,
+)
+
+SAMPLE_NAMES = (
+    "Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Linus Torvalds",
+    "Margaret Hamilton", "Tim Berners-Lee", "Hedy Lamarr", "Dennis Ritchie", "Radia Perlman",
+    "Ken Thompson", "Barbara Liskov",
+)  # fmt: skip
+PREVIEW_STYLE_FOR_PALETTES = "shapes"
+
+
+def _img(svg: str, size: int) -> SafeString:
+    data = base64.b64encode(svg.encode()).decode()
+    return format_html(
+        '<img src="data:image/svg+xml;base64,{}" width="{}" height="{}" alt="" '
+        'style="border-radius:8px;margin:3px">',
+        data,
+        size,
+        size,
+    )
+
+
+def preview_grid(style_version: StyleVersion, palette_version=None, count=12, size=72) -> str:
+    style = compiled_style(style_version)
+    spec = palette_spec(palette_version)
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (_img(render_svg(style, derive_seed(name, "preview"), spec, text=name), size),)
+            for name in SAMPLE_NAMES[:count]
+        ),
+    )
+
+
+class DefinitionForm(forms.ModelForm):
+    """A model form with the current version's definition as an editable JSON field."""
+
+    definition = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 28, "cols": 110, "style": "font-family:monospace"}),
+        help_text="Saving a changed definition publishes a new version; existing avatars keep "
+        "the version they were drawn with.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = getattr(self.instance, "current_version", None)
+        if current is not None:
+            self.fields["definition"].initial = current.definition
+
+    def validate_definition(self, definition: Any) -> None:
+        raise NotImplementedError
+
+    def clean_definition(self) -> Any:
+        definition = self.cleaned_data["definition"]
+        try:
+            self.validate_definition(definition)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return definition
+
+
+class StyleForm(DefinitionForm):
+    class Meta:
+        model = Style
+        fields = ("slug", "name", "category", "is_active", "definition")
+
+    def validate_definition(self, definition: Any) -> None:
+        try:
+            compile_definition(definition)
+        except StyleDefinitionError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class PaletteForm(DefinitionForm):
+    class Meta:
+        model = Palette
+        fields = ("slug", "name", "definition")
+
+    def validate_definition(self, definition: Any) -> None:
+        try:
+            parse_palette(definition)
+        except PaletteError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class VersionInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    fields = ("number", "created_at", "digest_short", "preview")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="digest")
+    def digest_short(self, version) -> str:
+        return version.digest[:12]
+
+
+class StyleVersionInline(VersionInline):
+    model = StyleVersion
+
+    @admin.display(description="preview")
+    def preview(self, version: StyleVersion) -> str:
+        return preview_grid(version, count=6, size=40)
+
+
+class PaletteVersionInline(VersionInline):
+    model = PaletteVersion
+
+    @admin.display(description="swatches")
+    def preview(self, version: PaletteVersion) -> str:
+        return swatches(version)
+
+
+class VersionedDefinitionAdmin(admin.ModelAdmin):
+    save_on_top = True
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        before = obj.current_version
+        version = obj.publish(form.cleaned_data["definition"])
+        if before is not None and version.pk != before.pk:
+            self.message_user(request, f"Published version {version.number} of {obj.slug}.")
+
+
+@admin.register(Style)
+class StyleAdmin(VersionedDefinitionAdmin):
+    form = StyleForm
+    list_display = ("slug", "name", "category", "version_number", "is_active", "sample")
+    list_filter = ("category", "is_active")
+    readonly_fields = ("preview",)
+    inlines = (StyleVersionInline,)
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "category", "is_active")}),
+        ("Preview of the current version (12 sample seeds)", {"fields": ("preview",)}),
+        ("Definition", {"fields": ("definition",)}),
+    )
+
+    @admin.display(description="version")
+    def version_number(self, style: Style) -> int | None:
+        return style.current_version.number if style.current_version else None
+
+    @admin.display(description="samples")
+    def sample(self, style: Style) -> str:
+        return (
+            preview_grid(style.current_version, count=4, size=36) if style.current_version else ""
+        )
+
+    @admin.display(description="preview")
+    def preview(self, style: Style) -> str:
+        return preview_grid(style.current_version) if style.current_version else "Save to preview."
+
+
+def swatches(version: PaletteVersion, hues: int = 6) -> str:
+    """Colour chips: a brand palette's colours, or a generated palette at sample hues."""
+    spec = palette_spec(version)
+    if spec.kind == "brand":
+        rows = [spec.colors]
+    else:
+        low, high = spec.hue_range
+        step = (high - low) // max(1, hues - 1)
+        rows = [generated_colours(spec, (low + step * i) % 360) for i in range(hues)]
+    return format_html_join(
+        "",
+        '<div style="display:flex;gap:2px;margin:2px 0">{}</div>',
+        (
+            (
+                format_html_join(
+                    "",
+                    '<span title="{}" style="display:inline-block;width:22px;height:22px;'
+                    'border-radius:4px;background:{}"></span>',
+                    ((c, c) for c in row),
+                ),
+            )
+            for row in rows
+        ),
+    )
+
+
+@admin.register(Palette)
+class PaletteAdmin(VersionedDefinitionAdmin):
+    form = PaletteForm
+    list_display = ("slug", "name", "version_number", "swatch_strip")
+    readonly_fields = ("swatch_preview", "avatar_preview")
+    inlines = (PaletteVersionInline,)
+    fieldsets = (
+        (None, {"fields": ("slug", "name")}),
+        ("Swatches", {"fields": ("swatch_preview", "avatar_preview")}),
+        ("Definition", {"fields": ("definition",)}),
+    )
+
+    @admin.display(description="version")
+    def version_number(self, palette: Palette) -> int | None:
+        return palette.current_version.number if palette.current_version else None
+
+    @admin.display(description="swatches")
+    def swatch_strip(self, palette: Palette) -> str:
+        return swatches(palette.current_version, hues=1) if palette.current_version else ""
+
+    @admin.display(description="swatches (generated palettes: a row per sample hue)")
+    def swatch_preview(self, palette: Palette) -> str:
+        return swatches(palette.current_version) if palette.current_version else "Save to preview."
+
+    @admin.display(description=f"in the {PREVIEW_STYLE_FOR_PALETTES} style")
+    def avatar_preview(self, palette: Palette) -> str:
+        style = Style.objects.filter(slug=PREVIEW_STYLE_FOR_PALETTES).first()
+        if palette.current_version is None or style is None or style.current_version is None:
+            return ""
+        return preview_grid(style.current_version, palette.current_version, count=8, size=56)
+
+
+@admin.register(PaletteMapping)
+class PaletteMappingAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "palette", "style")
+    list_editable = ("palette", "style")
+    list_filter = ("kind",)
+
+
+@admin.register(IdentityAvatar)
+class IdentityAvatarAdmin(admin.ModelAdmin):
+    list_display = ("user", "avatar", "style_version", "palette_version", "created_at")
+    list_select_related = ("user", "style_version__style", "palette_version__palette")
+    search_fields = ("user__username", "user__email", "public_id")
+    readonly_fields = (
+        "user", "public_id", "seed", "initials_source", "style_version", "palette_version",
+        "svg_file", "png_file", "created_at", "avatar",
+    )  # fmt: skip
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="avatar")
+    def avatar(self, record: IdentityAvatar) -> str:
+        return format_html(
+            '<img src="/v1/users/{}/avatar.svg?size=48" width="48" height="48" alt="">',
+            record.public_id,
+        )

@@ -1,0 +1,212 @@
+"""Identity avatars in the Django layer: cached rendering of requests, each
+user's pinned record in storage, and the shipped defaults."""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import resvg_py
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from generation.identity import catalog
+from generation.identity.palettes import PaletteSpec, parse_palette
+from generation.identity.raster import rasterise
+from generation.identity.render import render_svg
+from generation.identity.seed import derive_seed
+from generation.identity.style import StyleDefinition, compile_definition
+from generation.models import (
+    IdentityAvatar,
+    Palette,
+    PaletteMapping,
+    PaletteVersion,
+    Style,
+    StyleVersion,
+)
+
+logger = logging.getLogger(__name__)
+
+# Part of every cache key and ETag: bump it only if the renderer's output for
+# an existing version has to change (it should not; golden files guard it).
+RENDER_REVISION = f"r1-resvg{resvg_py.__resvg_version__}"
+CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png", "webp": "image/webp"}
+
+_compiled_styles: dict[str, StyleDefinition] = {}
+_parsed_palettes: dict[str, PaletteSpec] = {}
+
+
+def compiled_style(version: StyleVersion) -> StyleDefinition:
+    """The compiled definition, once per version digest (versions never change)."""
+    style = _compiled_styles.get(version.digest)
+    if style is None:
+        style = _compiled_styles[version.digest] = compile_definition(version.definition)
+    return style
+
+
+def palette_spec(version: PaletteVersion | None) -> PaletteSpec | None:
+    if version is None:
+        return None
+    spec = _parsed_palettes.get(version.digest)
+    if spec is None:
+        spec = _parsed_palettes[version.digest] = parse_palette(version.definition)
+    return spec
+
+
+@dataclass(frozen=True)
+class AvatarRequest:
+    """Everything that decides an avatar's bytes."""
+
+    style_version: StyleVersion
+    palette_version: PaletteVersion | None
+    seed: bytes
+    fmt: str
+    size: int
+    background: str | None = None
+    text: str = ""
+
+    @property
+    def key(self) -> str:
+        parts = (
+            RENDER_REVISION,
+            self.style_version.digest,
+            self.palette_version.digest if self.palette_version else "-",
+            self.seed.hex(),
+            self.fmt,
+            str(self.size),
+            self.background or "-",
+            self.text,
+        )
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.key[:40]}"'
+
+
+def seed_for(identifier: str) -> bytes:
+    return derive_seed(identifier, settings.AVATAR_SEED_SECRET)
+
+
+def render_avatar(request: AvatarRequest) -> bytes:
+    svg = render_svg(
+        compiled_style(request.style_version),
+        request.seed,
+        palette_spec(request.palette_version),
+        size=request.size,
+        background=request.background,
+        text=request.text,
+    )
+    if request.fmt == "svg":
+        return svg.encode()
+    return rasterise(svg, request.size, request.fmt)
+
+
+def cached_avatar(request: AvatarRequest) -> bytes:
+    key = f"identity:{request.key}"
+    body = cache.get(key)
+    if body is None:
+        body = render_avatar(request)
+        cache.set(key, body, timeout=None)
+    return body
+
+
+def mapping_for(role: str, team: str) -> PaletteMapping | None:
+    """The team rule if there is one, else the role rule."""
+    rules = PaletteMapping.objects.select_related("palette", "style")
+    if team:
+        rule = rules.filter(kind=PaletteMapping.Kind.TEAM, value=team).first()
+        if rule is not None:
+            return rule
+    return rules.filter(kind=PaletteMapping.Kind.ROLE, value=role).first()
+
+
+def _avatar_path(avatar: IdentityAvatar, size: int, fmt: str) -> str:
+    return f"identity/{avatar.public_id}/{size}.{fmt}"
+
+
+def pinned_request(avatar: IdentityAvatar, fmt: str, size: int) -> AvatarRequest:
+    return AvatarRequest(
+        avatar.style_version,
+        avatar.palette_version,
+        bytes.fromhex(avatar.seed),
+        fmt,
+        size,
+        text=avatar.initials_source,
+    )
+
+
+def create_identity_avatar(user) -> IdentityAvatar | None:
+    """Draw and store a new user's avatar, pinned to today's style and palette."""
+    mapping = mapping_for(user.role, user.team)
+    style = mapping.style if mapping and mapping.style else None
+    style = style or Style.objects.filter(slug=settings.IDENTITY_DEFAULT_STYLE).first()
+    if style is None or style.current_version is None:
+        logger.warning("No identity styles installed: run `manage.py load_identity_defaults`.")
+        return None
+    avatar = IdentityAvatar(
+        user=user,
+        seed=seed_for(str(user.pk)).hex(),
+        initials_source=user.get_full_name() or user.get_username(),
+        style_version=style.current_version,
+        palette_version=mapping.palette.current_version if mapping else None,
+    )
+    size = settings.IDENTITY_SIGNUP_PNG_SIZE
+    for fmt, field in (("svg", avatar.svg_file), ("png", avatar.png_file)):
+        body = render_avatar(pinned_request(avatar, fmt, size))
+        field.name = default_storage.save(_avatar_path(avatar, size, fmt), ContentFile(body))
+    avatar.save()
+    return avatar
+
+
+def stored_avatar(avatar: IdentityAvatar, fmt: str, size: int) -> bytes:
+    """A user's avatar from storage; drawn (from the pinned versions) and stored
+    the first time a size or format is asked for."""
+    path = _avatar_path(avatar, size, fmt)
+    if default_storage.exists(path):
+        with default_storage.open(path, "rb") as handle:
+            return handle.read()
+    body = render_avatar(pinned_request(avatar, fmt, size))
+    default_storage.save(path, ContentFile(body))
+    return body
+
+
+def install_defaults() -> dict[str, int]:
+    """Create the shipped styles, palettes and role mapping where missing (idempotent)."""
+    created = {"styles": 0, "palettes": 0, "mappings": 0}
+    for slug in catalog.shipped_style_slugs():
+        definition = catalog.shipped_definition(slug)
+        style, new = Style.objects.get_or_create(
+            slug=slug,
+            defaults={"name": definition["name"], "category": definition["category"]},
+        )
+        if style.current_version is None:
+            style.publish(definition)
+        created["styles"] += new
+    for slug, definition in catalog.DEFAULT_PALETTES.items():
+        palette, new = Palette.objects.get_or_create(
+            slug=slug, defaults={"name": slug.replace("-", " ").title()}
+        )
+        if palette.current_version is None:
+            palette.publish(definition)
+        created["palettes"] += new
+    for role, slug in catalog.DEFAULT_ROLE_PALETTES.items():
+        _, new = PaletteMapping.objects.get_or_create(
+            kind=PaletteMapping.Kind.ROLE,
+            value=role,
+            defaults={"palette": Palette.objects.get(slug=slug)},
+        )
+        created["mappings"] += new
+    return created
+
+
+def delete_avatar_files(avatar: IdentityAvatar) -> None:
+    """Remove every stored size and format of a user's avatar."""
+    folder = f"identity/{avatar.public_id}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")

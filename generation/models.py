@@ -1,0 +1,169 @@
+"""Identity avatar data: versioned styles and palettes, the role/team mapping,
+and each user's pinned avatar record."""
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+
+def definition_digest(definition: dict[str, Any]) -> str:
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ImmutableVersion(models.Model):
+    """One published version of a definition; never changed once saved."""
+
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-number",)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValidationError("Published versions are immutable; publish a new version.")
+        self.digest = definition_digest(self.definition)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError("Published versions are kept so pinned avatars never change.")
+
+
+class VersionedDefinition(models.Model):
+    """A named thing whose definition is published as immutable versions."""
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("slug",)
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    def publish(self, definition: dict[str, Any]) -> ImmutableVersion:
+        """Make `definition` the current version (a new one unless it is unchanged)."""
+        current = self.current_version
+        if current is not None and current.digest == definition_digest(definition):
+            return current
+        with transaction.atomic():
+            owner = type(self).objects.select_for_update().get(pk=self.pk)
+            latest = owner.versions.aggregate(n=models.Max("number"))["n"] or 0
+            version = owner.versions.create(number=latest + 1, definition=definition)
+            owner.current_version = version
+            owner.save(update_fields=["current_version", "updated_at"])
+        self.current_version = version
+        return version
+
+    def version(self, number: int | None) -> ImmutableVersion | None:
+        if number is None:
+            return self.current_version
+        return self.versions.filter(number=number).first()
+
+
+class Style(VersionedDefinition):
+    category = models.CharField(max_length=40, default="abstract")
+    is_active = models.BooleanField(default=True)
+    current_version = models.ForeignKey(
+        "StyleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+
+class StyleVersion(ImmutableVersion):
+    style = models.ForeignKey(Style, on_delete=models.PROTECT, related_name="versions")
+
+    class Meta(ImmutableVersion.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["style", "number"], name="unique_style_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.style.slug} v{self.number}"
+
+
+class Palette(VersionedDefinition):
+    current_version = models.ForeignKey(
+        "PaletteVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+
+class PaletteVersion(ImmutableVersion):
+    palette = models.ForeignKey(Palette, on_delete=models.PROTECT, related_name="versions")
+
+    class Meta(ImmutableVersion.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["palette", "number"], name="unique_palette_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.palette.slug} v{self.number}"
+
+
+class PaletteMapping(models.Model):
+    """Which palette (and optionally style) a role or a team gets; a team rule
+    wins over a role rule."""
+
+    class Kind(models.TextChoices):
+        ROLE = "role", "Role"
+        TEAM = "team", "Team"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ROLE)
+    value = models.CharField(max_length=64, help_text="The role (admin, user, guest) or team name.")
+    palette = models.ForeignKey(Palette, on_delete=models.PROTECT)
+    style = models.ForeignKey(
+        Style,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="Leave empty to use the deployment's default style.",
+    )
+
+    class Meta:
+        ordering = ("kind", "value")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="unique_palette_mapping")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value} -> {self.palette.slug}"
+
+
+def new_public_id() -> str:
+    return secrets.token_hex(12)
+
+
+class IdentityAvatar(models.Model):
+    """A user's identity avatar, pinned to the style and palette versions it was
+    drawn with, so later edits never change it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identity_avatar"
+    )
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id)
+    seed = models.CharField(max_length=64, help_text="Hex HMAC of the user id.")
+    initials_source = models.CharField(max_length=150, blank=True, default="")
+    style_version = models.ForeignKey(StyleVersion, on_delete=models.PROTECT)
+    palette_version = models.ForeignKey(
+        PaletteVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="Empty: the palette built into the pinned style version.",
+    )
+    svg_file = models.FileField(max_length=200)
+    png_file = models.FileField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.style_version})"

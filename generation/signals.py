@@ -1,0 +1,29 @@
+"""Signup wiring: a new user gets an identity avatar; a deleted user's files go."""
+
+import logging
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from generation.avatars import create_identity_avatar, delete_avatar_files
+from generation.models import IdentityAvatar
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def give_new_user_an_avatar(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """A failure here must not fail the signup: the avatar endpoint draws a
+    missing avatar on first request."""
+    if not created or raw:
+        return
+    try:
+        create_identity_avatar(instance)
+    except Exception:
+        logger.exception("Could not create the identity avatar of user %s", instance.pk)
+
+
+@receiver(post_delete, sender=IdentityAvatar)
+def remove_avatar_files(sender, instance: IdentityAvatar, **kwargs) -> None:
+    delete_avatar_files(instance)

@@ -1,0 +1,24 @@
+import pytest
+from django.core.cache import cache
+
+TEST_SEED_SECRET = "test-seed-secret"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(settings, tmp_path):
+    """Every test: a fixed seed secret, its own media folder and an empty cache."""
+    settings.AVATAR_SEED_SECRET = TEST_SEED_SECRET
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def identity_defaults(db):
+    from generation.avatars import install_defaults
+
+    install_defaults()

@@ -1,0 +1,217 @@
+"""The renderer: determinism (also across processes), golden files, contrast rules."""
+
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from generation.identity.catalog import shipped_style, shipped_style_slugs
+from generation.identity.color import contrast_ratio
+from generation.identity.glyphs import initials
+from generation.identity.palettes import parse_palette
+from generation.identity.prng import Prng
+from generation.identity.raster import rasterise
+from generation.identity.render import render_svg, resolve_colours
+from generation.identity.seed import derive_seed
+from generation.identity.style import compile_definition
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_IDS = ("user-1", "ada.lovelace@example.com", "7f3c9e")
+SECRET = "golden-secret"
+
+
+def render_case(slug: str, identifier: str) -> tuple[str, bytes]:
+    svg = render_svg(shipped_style(slug), derive_seed(identifier, SECRET), text=identifier)
+    return svg, rasterise(svg, 64)
+
+
+def test_seed_is_a_keyed_hash():
+    assert derive_seed("42", "a") == derive_seed("42", "a")
+    assert derive_seed("42", "a") != derive_seed("42", "b")
+    assert derive_seed("42", "a") != derive_seed("43", "a")
+    assert len(derive_seed("42", "a")) == 32
+
+
+def test_prng_streams_are_fixed_and_forks_independent():
+    prng = Prng(b"\x01" * 32)
+    first = [prng.random() for _ in range(40)]
+    again = Prng(b"\x01" * 32)
+    assert first == [again.random() for _ in range(40)]
+    assert Prng(b"\x01" * 32).fork("a").random() != Prng(b"\x01" * 32).fork("b").random()
+    assert all(0 <= x < 1 for x in first)
+    assert {Prng(bytes([i]) * 32).integer(0, 3) for i in range(60)} == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("slug", shipped_style_slugs())
+def test_golden_files(slug):
+    """Same id + same style version gives the same bytes, forever."""
+    path = GOLDEN / f"{slug}.json"
+    cases = {
+        identifier: {
+            "svg_sha256": hashlib.sha256(svg.encode()).hexdigest(),
+            "png64_sha256": hashlib.sha256(png).hexdigest(),
+            "svg": svg,
+        }
+        for identifier in GOLDEN_IDS
+        for svg, png in [render_case(slug, identifier)]
+    }
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n")
+    assert cases == json.loads(path.read_text())
+
+
+def test_identical_bytes_in_a_fresh_process():
+    script = (
+        "import hashlib, json, sys\n"
+        "from generation.identity.catalog import shipped_style, shipped_style_slugs\n"
+        "from generation.identity.raster import rasterise\n"
+        "from generation.identity.render import render_svg\n"
+        "from generation.identity.seed import derive_seed\n"
+        "out = {}\n"
+        "for slug in shipped_style_slugs():\n"
+        "    seed = derive_seed('fresh-9', 's')\n"
+        "    svg = render_svg(shipped_style(slug), seed, text='Fresh Nine')\n"
+        "    out[slug] = [hashlib.sha256(svg.encode()).hexdigest(),\n"
+        "                 hashlib.sha256(rasterise(svg, 128, 'png')).hexdigest(),\n"
+        "                 hashlib.sha256(rasterise(svg, 96, 'webp')).hexdigest()]\n"
+        "print(json.dumps(out))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    remote = json.loads(child.stdout)
+    for slug in shipped_style_slugs():
+        svg = render_svg(shipped_style(slug), derive_seed("fresh-9", "s"), text="Fresh Nine")
+        local = [
+            hashlib.sha256(svg.encode()).hexdigest(),
+            hashlib.sha256(rasterise(svg, 128, "png")).hexdigest(),
+            hashlib.sha256(rasterise(svg, 96, "webp")).hexdigest(),
+        ]
+        assert remote[slug] == local, slug
+
+
+@pytest.mark.parametrize("slug", shipped_style_slugs())
+def test_contrast_rules_hold_for_every_seed(slug):
+    style = shipped_style(slug)
+    rules = [s for s in style.slots if s.contrast_against]
+    assert rules, f"{slug} declares no contrast rule"
+    palettes = [None, parse_palette({"kind": "brand", "colors": ["#ffffff", "#fefefe", "#f0f0f0"]})]
+    for palette in palettes:
+        for n in range(300):
+            colours = resolve_colours(
+                style, palette or style.palette, Prng(derive_seed(str(n), "c"))
+            )
+            for slot in rules:
+                ratio = contrast_ratio(colours[slot.name], colours[slot.contrast_against])
+                assert ratio >= slot.contrast_min, (slug, n, slot.name)
+
+
+def test_initials_text_meets_4_5_and_figures_meet_3():
+    """Every style has a foreground ruled against the background (or a shade of it)."""
+    for slug in shipped_style_slugs():
+        style = shipped_style(slug)
+        grounds = {"background"} | {s.name for s in style.slots if s.derive_from == "background"}
+        rules = {s.name: s.contrast_min for s in style.slots if s.contrast_against in grounds}
+        if style.category == "initials":
+            assert rules["text"] >= 4.5
+        else:
+            assert max(rules.values()) >= 3.0, slug
+
+
+def test_forced_background_still_meets_contrast():
+    style = shipped_style("initials")
+    for colour in ("#ffffff", "#000000", "#777777", "#ff0000"):
+        colours = resolve_colours(style, style.palette, Prng(b"z" * 32), background=colour)
+        assert colours["background"] == colour
+        assert contrast_ratio(colours["text"], colour) >= 4.5
+
+
+def test_transparent_background_and_size():
+    svg = render_svg(shipped_style("identicon"), b"q" * 32, size=48, background="transparent")
+    assert 'width="48"' in svg and "<rect width=" not in svg
+    image = Image.open(io.BytesIO(rasterise(svg, 48)))
+    assert image.size == (48, 48) and image.getpixel((0, 0))[3] == 0
+
+
+@pytest.mark.parametrize("size", [16, 100, 1024])
+def test_raster_sizes(size):
+    svg = render_svg(shipped_style("people"), b"s" * 32)
+    assert Image.open(io.BytesIO(rasterise(svg, size))).size == (size, size)
+    assert Image.open(io.BytesIO(rasterise(svg, size, "webp"))).format == "WEBP"
+
+
+@pytest.mark.parametrize("size", [0, 15, 1025])
+def test_raster_refuses_bad_sizes(size):
+    with pytest.raises(ValueError):
+        rasterise("<svg xmlns='http://www.w3.org/2000/svg'/>", size)
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("ada lovelace", "AL"),
+        ("grace.hopper@navy.mil", "GH"),
+        ("Émile Zola", "ÉZ"),
+        ("o'brien", "OB"),
+        ("x", "X"),
+        ("李小龙", "?"),
+        ("", "?"),
+    ],
+)
+def test_initials(name, expected):
+    assert initials(name) == expected
+
+
+def test_linked_layers_share_their_choice():
+    def variants(prefix: str) -> list[dict]:
+        return [{"name": str(i), "svg": f"<g id='{prefix}{i}'/>"} for i in range(9)]
+
+    definition = {
+        "colors": [{"slot": "background"}],
+        "layers": [
+            {"name": "back", "variants": variants("b")},
+            {"name": "front", "same_choice_as": "back", "variants": variants("f")},
+        ],
+    }
+    style = compile_definition(definition)
+    for n in range(40):
+        svg = render_svg(style, bytes([n]) * 32)
+        back = svg.split("id='b")[1][0]
+        assert f"id='f{back}'" in svg
+
+
+def test_editing_one_layer_keeps_the_others_draws():
+    """Per-layer streams: a new version that changes one layer keeps the others' choices."""
+
+    def definition(middle_variants: int) -> dict:
+        def layer(name: str, count: int) -> dict:
+            variants = [{"name": str(i), "svg": f"<g id='{name}{i}'/>"} for i in range(count)]
+            return {"name": name, "variants": variants, "transform": {"rotate": [-30, 30]}}
+
+        return {
+            "colors": [{"slot": "background"}, {"slot": "fg"}],
+            "layers": [layer("a", 9), layer("b", middle_variants), layer("c", 9)],
+        }
+
+    old, new = compile_definition(definition(3)), compile_definition(definition(7))
+    for n in range(40):
+        before, after = render_svg(old, bytes([n]) * 32), render_svg(new, bytes([n]) * 32)
+        for name in ("a", "c"):
+            assert re.search(f"<g transform=[^>]+><g id='{name}\\d'", before).group() == (
+                re.search(f"<g transform=[^>]+><g id='{name}\\d'", after).group()
+            )
+        assert before.split("<g transform")[0] == after.split("<g transform")[0]
