@@ -1,0 +1,149 @@
+"""FaceDetect: MediaPipe face detection plus the face mesh of the dominant face."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+
+from .errors import PortraitError
+from .state import Box
+
+# Face-mesh indices (MediaPipe's canonical 468-point mesh plus 10 iris points).
+RIGHT_EYE_CORNERS = (33, 133)  # the subject's right eye, on the image's left
+LEFT_EYE_CORNERS = (362, 263)
+FOREHEAD, CHIN, NOSE_TIP = 10, 152, 1
+RIGHT_CHEEK, LEFT_CHEEK = 234, 454
+
+_MESH_INPUT = 384  # the face crop handed to the mesh, in pixels
+_lock = threading.Lock()
+
+
+@cache
+def _detector():
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=0.5
+    )
+
+
+@cache
+def _mesh():
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, max_num_faces=1, refine_landmarks=True
+    )
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """What FaceDetect learnt about a photo. ``faces`` is largest first."""
+
+    faces: tuple[Box, ...]
+    eyes: tuple[np.ndarray, ...]  # per face: (2, 2) image-left eye then image-right eye
+    landmarks: np.ndarray | None  # (478, 2) mesh of the dominant face, image pixels
+    frame_width: int
+    frame_height: int
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+    @property
+    def face_detected(self) -> bool:
+        return bool(self.faces)
+
+    @property
+    def dominant(self) -> Box | None:
+        return self.faces[0] if self.faces else None
+
+    @property
+    def coverage(self) -> float:
+        """The dominant face's box as a fraction of the frame's area."""
+        if not self.faces:
+            return 0.0
+        return self.faces[0].area / float(self.frame_width * self.frame_height)
+
+
+def find_faces(image: np.ndarray) -> tuple[tuple[Box, ...], tuple[np.ndarray, ...]]:
+    """Face boxes and eye keypoints from the detector, largest face first."""
+    height, width = image.shape[:2]
+    with _lock:
+        result = _detector().process(image)
+    found = []
+    for detection in result.detections or []:
+        rel = detection.location_data.relative_bounding_box
+        box = Box(rel.xmin * width, rel.ymin * height, rel.width * width, rel.height * height)
+        points = detection.location_data.relative_keypoints
+        eyes = np.array([[points[i].x * width, points[i].y * height] for i in (0, 1)])
+        found.append((box, eyes))
+    found.sort(key=lambda item: item[0].area, reverse=True)
+    return tuple(b for b, _ in found), tuple(e for _, e in found)
+
+
+def detect_faces(image: np.ndarray) -> FaceAnalysis:
+    """Detect every face, then mesh the dominant one."""
+    faces, eyes = find_faces(image)
+    landmarks = _mesh_face(image, faces[0], eyes[0]) if faces else None
+    return FaceAnalysis(faces, eyes, landmarks, image.shape[1], image.shape[0])
+
+
+def require_usable_face(analysis: FaceAnalysis, min_coverage: float) -> None:
+    """Reject photos with no face, or whose dominant face is too small to use."""
+    if not analysis.face_detected or analysis.landmarks is None:
+        raise PortraitError("no_face", "no face was found in the photo")
+    if analysis.coverage < min_coverage:
+        raise PortraitError(
+            "face_too_small",
+            f"the face covers {analysis.coverage:.0%} of the photo; "
+            f"at least {min_coverage:.0%} is needed",
+        )
+
+
+def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the image-left and image-right eye from mesh landmarks."""
+    return (
+        landmarks[list(RIGHT_EYE_CORNERS)].mean(axis=0),
+        landmarks[list(LEFT_EYE_CORNERS)].mean(axis=0),
+    )
+
+
+def eye_line_degrees(landmarks: np.ndarray) -> float:
+    """Roll of the eye line in degrees; 0 is level, positive is clockwise on screen."""
+    left, right = eye_centres(landmarks)
+    return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+
+
+def _mesh_face(image: np.ndarray, box: Box, eyes: np.ndarray) -> np.ndarray | None:
+    """Mesh one face: crop it upright around the detector's eyes, mesh, map back.
+
+    Cropping keeps the mesh on the dominant face in group photos; levelling
+    the crop first keeps it working on tilted heads.
+    """
+    (lx, ly), (rx, ry) = eyes
+    angle = math.degrees(math.atan2(ry - ly, rx - lx))
+    cx, cy = box.centre
+    side = 2.2 * max(box.width, box.height)
+    scale = _MESH_INPUT / side
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    matrix[:, 2] += (_MESH_INPUT / 2 - cx, _MESH_INPUT / 2 - cy)
+    crop = cv2.warpAffine(
+        image,
+        matrix,
+        (_MESH_INPUT, _MESH_INPUT),
+        flags=cv2.INTER_AREA,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    with _lock:
+        result = _mesh().process(crop)
+    if not result.multi_face_landmarks:
+        return None
+    points = np.array([[p.x, p.y] for p in result.multi_face_landmarks[0].landmark]) * _MESH_INPUT
+    inverse = cv2.invertAffineTransform(matrix)
+    return points @ inverse[:, :2].T + inverse[:, 2]

@@ -1,0 +1,197 @@
+"""The portrait pipeline, stage by stage, with quality checks and retries."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from generation.engines import StyleEngine, get_engine
+
+from .align import align_face
+from .background import place_on_background
+from .checks import CheckOutcome, check_output
+from .errors import PortraitError
+from .face import detect_faces, find_faces, require_usable_face
+from .likeness import embedding
+from .load import DEFAULT_LIMITS, Limits, load_photo
+from .presets import HIRES_SIZE, get_platform
+from .quality import input_quality_score
+from .safety import NudeNetClassifier, SafetyClassifier
+from .save import save_avatar
+from .segment import segment_person
+from .state import Box, Portrait
+from .styles import Style, backdrop_for, get_style
+from .timing import StageTimer
+
+MIN_FACE_COVERAGE = 0.15
+MIN_SIZE = 64
+MIN_WORKING_SIZE = 512  # small presets are rendered at this size, then scaled down
+RETRY_INTENSITY = (1.0, 0.6, 0.3)  # the first try, then at most two retries
+DEFAULT_INTENSITY = 0.8
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: CheckOutcome
+    avatar: Portrait
+    intensity: float
+
+
+@dataclass(frozen=True)
+class AvatarRequest:
+    style: str = "corporate_headshot"
+    platform: str = "linkedin"
+    style_intensity: float = DEFAULT_INTENSITY
+    palette: tuple[str, ...] | None = None  # "#rrggbb" colours; None: the style's own
+    hires: bool = False  # 1200 px whatever the platform's size
+    size: int | None = None  # output side in px, overriding the platform's (and hires)
+    likeness_threshold: float | None = None  # None: the platform's threshold
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class AvatarResult:
+    png: bytes
+    thumbnail: bytes
+    size: int
+    style: str
+    style_version: str
+    engine: str
+    platform: str
+    request_id: str
+    face_detected: bool
+    face_count: int
+    dominant_face: Box
+    face_coverage: float
+    input_quality_score: float
+    likeness_score: float
+    face_in_output: bool
+    style_intensity: float
+    attempts: int
+    validation_warnings: tuple[str, ...]
+    stage_ms: dict[str, float]
+    latency_ms: float
+
+    def summary(self) -> dict:
+        """Every field except the image bytes, JSON-ready."""
+        fields = asdict(self)
+        del fields["png"], fields["thumbnail"]
+        fields["validation_warnings"] = list(self.validation_warnings)
+        return fields
+
+
+class PortraitPipeline:
+    """Holds the pieces a deployment may swap: engine, safety classifier, limits."""
+
+    def __init__(
+        self,
+        engine: StyleEngine | None = None,
+        safety: SafetyClassifier | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        min_face_coverage: float = MIN_FACE_COVERAGE,
+    ) -> None:
+        self.engine = engine or get_engine("classic")
+        self.safety = safety or NudeNetClassifier()
+        self.limits = limits
+        self.min_face_coverage = min_face_coverage
+
+    def generate(self, data: bytes, request: AvatarRequest) -> AvatarResult:
+        """Photo bytes in, avatar out; raises PortraitError for photos it refuses."""
+        timer = StageTimer()
+        style = get_style(request.style)
+        platform = get_platform(request.platform)
+        if style.name not in self.engine.styles:
+            raise PortraitError("unknown_style", f"{self.engine.name} cannot draw {style.name}")
+        size = request.size or (HIRES_SIZE if request.hires else platform.size)
+        if not MIN_SIZE <= size <= HIRES_SIZE:
+            raise PortraitError("bad_size", f"size must be {MIN_SIZE}-{HIRES_SIZE} px")
+        threshold = request.likeness_threshold or platform.likeness_threshold
+
+        with timer("load"):
+            image = load_photo(data, self.limits)
+        with timer("safety"):
+            verdict = self.safety.check(image)
+        if not verdict.safe:
+            raise PortraitError("unsafe_content", "the photo was refused by the content check")
+        with timer("face_detect"):
+            analysis = detect_faces(image)
+        require_usable_face(analysis, self.min_face_coverage)
+        with timer("quality"):
+            quality = input_quality_score(image, analysis)
+        with timer("align"):
+            portrait = align_face(image, analysis, max(size, MIN_WORKING_SIZE))
+        with timer("segment"):
+            portrait = segment_person(portrait)
+        with timer("background"):
+            backdrop = backdrop_for(style, request.palette or style.palette, portrait.size)
+        with timer("embed_input"):
+            faces, _ = find_faces(portrait.image)
+            reference_box = faces[0] if faces else portrait.face_box
+            reference = embedding(portrait.image, reference_box)
+        output_safety = self.safety if self.engine.synthesises_content else None
+        metadata = {
+            "style": style.name,
+            "style_version": style.version,
+            "engine": self.engine.name,
+            "request_id": request.request_id,
+        }
+
+        tries: list[Attempt] = []
+        for factor in RETRY_INTENSITY:
+            intensity = request.style_intensity * factor
+            avatar = self._render(self.engine, style, portrait, intensity, backdrop, timer)
+            with timer("checks"):
+                outcome = check_output(
+                    avatar.image, reference, reference_box, threshold, output_safety
+                )
+            tries.append(Attempt(outcome, avatar, intensity))
+            if not outcome.unmet:
+                break
+        best = max(tries, key=lambda t: t.outcome.rank)
+        outcome = best.outcome
+        with timer("save"):
+            png, thumbnail = save_avatar(best.avatar.image, size, metadata)
+
+        warnings = (("multiple_faces",) if analysis.face_count > 1 else ()) + outcome.unmet
+        assert analysis.dominant is not None
+        return AvatarResult(
+            png=png,
+            thumbnail=thumbnail,
+            size=size,
+            style=style.name,
+            style_version=style.version,
+            engine=self.engine.name,
+            platform=platform.name,
+            request_id=request.request_id,
+            face_detected=True,
+            face_count=analysis.face_count,
+            dominant_face=analysis.dominant,
+            face_coverage=round(analysis.coverage, 4),
+            input_quality_score=quality,
+            likeness_score=outcome.likeness,
+            face_in_output=outcome.face_in_output,
+            style_intensity=round(best.intensity, 4),
+            attempts=len(tries),
+            validation_warnings=warnings,
+            stage_ms=timer.ms,
+            latency_ms=timer.total_ms,
+        )
+
+    @staticmethod
+    def _render(
+        engine: StyleEngine,
+        style: Style,
+        portrait: Portrait,
+        intensity: float,
+        backdrop: np.ndarray,
+        timer: StageTimer,
+    ) -> Portrait:
+        """StyleApply, then BgGenerate's composite, then DetailEnhance."""
+        with timer("style"):
+            styled = replace(portrait, image=engine.stylise(style.name, portrait, intensity))
+        with timer("composite"):
+            styled = place_on_background(styled, backdrop)
+        with timer("enhance"):
+            return style.enhance(styled)

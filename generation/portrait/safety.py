@@ -1,0 +1,68 @@
+"""Content safety: a swappable classifier; the default is NudeNet's detector.
+
+NudeNet (AGPL-3.0) ships its ONNX model inside the package. A deployment
+that cannot take AGPL code, or wants a different policy, passes any object
+with a ``check(image) -> SafetyVerdict`` method instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+UNSAFE_CLASSES = frozenset(
+    {
+        "FEMALE_BREAST_EXPOSED",
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+        "ANUS_EXPOSED",
+    }
+)
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SafetyVerdict:
+    safe: bool
+    labels: tuple[str, ...] = ()
+
+
+class SafetyClassifier(Protocol):
+    def check(self, image: np.ndarray) -> SafetyVerdict:
+        """Judge an HxWx3 uint8 RGB image."""
+        ...
+
+
+@cache
+def _detector():
+    from nudenet import NudeDetector
+
+    return NudeDetector()
+
+
+class NudeNetClassifier:
+    """Unsafe when NudeNet finds exposed intimate anatomy above ``threshold``."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def check(self, image: np.ndarray) -> SafetyVerdict:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # NudeNet reads arrays as OpenCV does
+        with _lock:
+            found = _detector().detect(bgr)
+        labels = tuple(
+            sorted(
+                {
+                    d["class"]
+                    for d in found
+                    if d["class"] in UNSAFE_CLASSES and d["score"] >= self.threshold
+                }
+            )
+        )
+        return SafetyVerdict(safe=not labels, labels=labels)

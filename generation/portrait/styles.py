@@ -1,0 +1,73 @@
+"""The three portrait styles: which background, palette and finishing pass each uses."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .background import Background, deep_bokeh, neon_geometric, parse_palette, studio_gradient
+from .enhance import enhance_anime, enhance_corporate, enhance_editorial
+from .errors import PortraitError
+from .state import Portrait
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    version: str
+    background: Background
+    palette: tuple[str, ...]  # light/base, dark, then accents
+    enhance: Callable[[Portrait], Portrait]
+
+
+STYLES = {
+    s.name: s
+    for s in (
+        Style(
+            "corporate_headshot", "1", studio_gradient, ("#dde1e6", "#7c8794"), enhance_corporate
+        ),
+        Style(
+            "anime",
+            "1",
+            neon_geometric,
+            ("#2b1160", "#0a0620", "#ff3cac", "#00e5ff", "#ffd23f", "#7c4dff"),
+            enhance_anime,
+        ),
+        Style(
+            "editorial",
+            "1",
+            deep_bokeh,
+            ("#3b2c22", "#07090d", "#ffb45e", "#ffd9a0", "#6fa8dc"),
+            enhance_editorial,
+        ),
+    )
+}
+
+
+def get_style(name: str) -> Style:
+    try:
+        return STYLES[name]
+    except KeyError:
+        raise PortraitError(
+            "unknown_style", f"{name!r} is not one of {', '.join(sorted(STYLES))}"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def backdrop_for(style: Style, palette: tuple[str, ...], size: int) -> np.ndarray:
+    """The style's background in ``palette``.
+
+    Seeded by style and palette, so one palette gives one backdrop: a team's
+    avatars match, and a repeat request costs nothing. The array is shared;
+    treat it as read-only.
+    """
+    seed = int(
+        hashlib.sha256(f"{style.name}:{style.version}:{palette}".encode()).hexdigest()[:8], 16
+    )
+    backdrop = style.background(size, parse_palette(palette), np.random.default_rng(seed))
+    backdrop.setflags(write=False)
+    return backdrop

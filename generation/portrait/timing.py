@@ -1,0 +1,30 @@
+"""Per-stage wall-clock timings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class StageTimer:
+    """Accumulates milliseconds per stage name (a retried stage adds up)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record(stage, (time.perf_counter() - start) * 1000.0)
+
+    def record(self, stage: str, ms: float) -> None:
+        self.ms[stage] = round(self.ms.get(stage, 0.0) + ms, 2)
+
+    @property
+    def total_ms(self) -> float:
+        return round((time.perf_counter() - self._start) * 1000.0, 2)
