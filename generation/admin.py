@@ -2,6 +2,7 @@
 definition publishes a new immutable version, so users' pinned avatars stay."""
 
 import base64
+import json
 from typing import Any
 
 from django import forms
@@ -55,10 +56,19 @@ def preview_grid(style_version: StyleVersion, palette_version=None, count=12, si
     )
 
 
+class IndentedJSONField(forms.JSONField):
+    """JSON shown indented, so a definition can be read and edited in the admin."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 class DefinitionForm(forms.ModelForm):
     """A model form with the current version's definition as an editable JSON field."""
 
-    definition = forms.JSONField(
+    definition = IndentedJSONField(
         widget=forms.Textarea(attrs={"rows": 28, "cols": 110, "style": "font-family:monospace"}),
         help_text="Saving a changed definition publishes a new version; existing avatars keep "
         "the version they were drawn with.",

@@ -5,6 +5,7 @@ in every browser and the rasteriser needs no system fonts: same bytes on any
 machine.
 """
 
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,9 @@ from fontTools.pens.svgPathPen import SVGPathPen
 from fontTools.ttLib import TTFont
 
 FONT_PATH = Path(__file__).parent / "fonts" / "DejaVuSans-Bold.ttf"
+# fontTools objects are not safe to share between threads (the ASGI server
+# renders in a thread pool): every use of the font goes through this lock.
+_FONT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -24,27 +28,29 @@ class Glyph:
 
 @lru_cache(maxsize=1)
 def _font() -> TTFont:
-    return TTFont(FONT_PATH, lazy=True)
+    return TTFont(FONT_PATH, lazy=False)
 
 
 @lru_cache(maxsize=1)
 def _metrics() -> tuple[float, float]:
-    font = _font()
-    font["glyf"]["H"].recalcBounds(font["glyf"])
-    return float(font["head"].unitsPerEm), float(font["glyf"]["H"].yMax)
+    with _FONT_LOCK:
+        font = _font()
+        font["glyf"]["H"].recalcBounds(font["glyf"])
+        return float(font["head"].unitsPerEm), float(font["glyf"]["H"].yMax)
 
 
 @lru_cache(maxsize=4096)
 def glyph(char: str) -> Glyph | None:
     """The outline of one character, or None when the font has no glyph for it."""
-    font = _font()
-    name = font.getBestCmap().get(ord(char))
-    if name is None:
-        return None
-    glyph_set = font.getGlyphSet()
-    pen = SVGPathPen(glyph_set, ntos=lambda n: f"{n:g}")
-    glyph_set[name].draw(pen)
-    return Glyph(pen.getCommands(), float(font["hmtx"][name][0]))
+    with _FONT_LOCK:
+        font = _font()
+        name = font.getBestCmap().get(ord(char))
+        if name is None:
+            return None
+        glyph_set = font.getGlyphSet()
+        pen = SVGPathPen(glyph_set, ntos=lambda n: f"{n:g}")
+        glyph_set[name].draw(pen)
+        return Glyph(pen.getCommands(), float(font["hmtx"][name][0]))
 
 
 def initials(name: str, letters: int = 2) -> str:

@@ -215,3 +215,18 @@ def test_editing_one_layer_keeps_the_others_draws():
                 re.search(f"<g transform=[^>]+><g id='{name}\\d'", after).group()
             )
         assert before.split("<g transform")[0] == after.split("<g transform")[0]
+
+
+def test_initials_render_safely_from_many_threads():
+    """The ASGI server renders in a thread pool; the font must survive that."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generation.identity import glyphs
+
+    glyphs.glyph.cache_clear()
+    glyphs._font.cache_clear()
+    style = shipped_style("initials")
+    names = [f"{chr(65 + i % 26)}{chr(97 + i % 7)} {chr(90 - i % 26)}x" for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        svgs = list(pool.map(lambda n: render_svg(style, derive_seed(n, "t"), text=n), names))
+    assert svgs == [render_svg(style, derive_seed(n, "t"), text=n) for n in names]
