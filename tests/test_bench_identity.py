@@ -1,0 +1,74 @@
+"""`manage.py bench_identity`: it runs and prints parseable figures (no timing asserted)."""
+
+import io
+import re
+
+import numpy as np
+from django.core.management import call_command
+
+from bench.identity_bench import close_pairs
+
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_close_pairs_matches_brute_force():
+    rng = np.random.default_rng(7)
+    points = rng.random((230, 12))
+    points[50] = points[3] + 0.001  # a few near-duplicates across blocks
+    points[180] = points[3] + 0.002
+    points[101] = points[100]
+    diff = points[:, None, :] - points[None, :, :]
+    rms = np.sqrt((diff**2).mean(axis=2))
+    upper = np.triu(np.ones_like(rms, dtype=bool), k=1)
+    threshold = 0.2
+    count, closest = close_pairs(points, threshold, block=64, keep=4)
+    assert count == int(np.count_nonzero((rms < threshold) & upper))
+    expected = sorted((rms[i, j], i, j) for i, j in zip(*np.nonzero(upper), strict=True))[:4]
+    assert [(i, j) for _, i, j in closest] == [(i, j) for _, i, j in expected]
+    assert np.allclose([r for r, _, _ in closest], [r for r, _, _ in expected], atol=1e-7)
+
+
+def test_bench_identity_quick_prints_all_sections():
+    buf = io.StringIO()
+    call_command("bench_identity", "--quick", "--styles", "identicon", stdout=buf)
+    text = buf.getvalue()
+
+    for heading in ("1. Distinctness", "2. Speed", "3. Served latency", "Summary"):
+        assert heading in text, text
+
+    distinct = re.search(
+        rf"^identicon\s+(\d+)\s+({NUMBER})\s+(\d+)\s+({NUMBER}|-)\s+{NUMBER}\s+<= 1/M\s+(OK|MISS)$",
+        text,
+        re.MULTILINE,
+    )
+    assert distinct, text
+    assert int(distinct[1]) >= 0 and _number(distinct[2]) >= 0
+    assert "Closest pairs in the worst style (identicon" in text
+    assert re.search(r"^  user-\d+\s+user-\d+\s+rms \d\.\d{4}$", text, re.MULTILINE), text
+
+    speed = re.search(
+        rf"^identicon\s+({NUMBER})\s+>= 10,000/s\s+(OK|MISS)\s+({NUMBER})\s+>= 500/s\s+(OK|MISS)$",
+        text,
+        re.MULTILINE,
+    )
+    assert speed, text
+    assert _number(speed[1]) > 0 and _number(speed[3]) > 0
+
+    for label, status in (("GET 200 \\(cached\\)", 200), ("GET 304 \\(If-None-Match\\)", 304)):
+        row = re.search(
+            rf"^{label}\s+{status}x100\s+(\d+)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})"
+            rf"\s+p50 < 5 ms\s+(OK|MISS)$",
+            text,
+            re.MULTILINE,
+        )
+        assert row, text
+        p50, p95, p99 = (_number(row[i]) for i in (2, 3, 4))
+        assert 0 < p50 <= p95 <= p99
+
+    summary = re.search(r"^(\d+) OK, (\d+) MISS, (\d+) exempt", text, re.MULTILINE)
+    assert summary, text
+    assert sum(int(summary[i]) for i in (1, 2, 3)) == 5  # distinct, SVG, PNG, 200, 304
