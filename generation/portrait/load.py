@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,10 @@ def load_photo(data: bytes, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     if not data:
         raise PortraitError("not_an_image", "the file is empty")
     try:
-        image = Image.open(io.BytesIO(data), formats=SAFE_FORMATS)
+        with warnings.catch_warnings():
+            # Our own, lower pixel limit is checked just below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=SAFE_FORMATS)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise PortraitError("not_an_image", "the file is not a supported image") from exc
     except Image.DecompressionBombError as exc:
