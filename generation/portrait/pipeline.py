@@ -78,6 +78,7 @@ class AvatarResult:
         """Every field except the image bytes, JSON-ready."""
         fields = asdict(self)
         del fields["png"], fields["thumbnail"]
+        fields["dominant_face"] = {k: round(v, 1) for k, v in fields["dominant_face"].items()}
         fields["validation_warnings"] = list(self.validation_warnings)
         return fields
 

@@ -1,0 +1,53 @@
+"""The management commands, end to end through Django's call_command."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from .conftest import PHOTOS
+
+
+def test_avatar_from_photo_writes_the_avatar_and_prints_the_fields(tmp_path):
+    out = tmp_path / "avatar.png"
+    stdout = io.StringIO()
+    call_command(
+        "avatar_from_photo",
+        str(PHOTOS / "obama2.jpg"),
+        str(out),
+        style="editorial",
+        platform="twitter",
+        request_id="cli-1",
+        stdout=stdout,
+    )
+    avatar = Image.open(out)
+    assert avatar.size == (400, 400)
+    assert avatar.text["request_id"] == "cli-1" and avatar.text["style"] == "editorial"
+    assert Image.open(tmp_path / "avatar.thumb.png").size == (100, 100)
+    printed = dict(line.split(": ", 1) for line in stdout.getvalue().splitlines())
+    assert printed["face_count"] == "1"
+    assert float(printed["likeness_score"]) >= 0.75
+    assert printed["validation_warnings"] == "[]"
+
+
+def test_avatar_from_photo_reports_the_reject_code(tmp_path):
+    with pytest.raises(CommandError, match="no_face"):
+        call_command("avatar_from_photo", str(PHOTOS / "coffee.png"), str(tmp_path / "x.png"))
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_contact_sheet_has_a_tile_per_photo_and_style(tmp_path):
+    out = tmp_path / "sheet.png"
+    call_command(
+        "portrait_contact_sheet",
+        photos=PHOTOS,
+        names=["obama_small.jpg", "coffee.png"],
+        out=out,
+        tile=120,
+        stdout=io.StringIO(),
+    )
+    sheet = Image.open(out)
+    assert sheet.size == (4 * 120, 28 + 2 * 120)
