@@ -38,7 +38,8 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     centre_x = (points[RIGHT_CHEEK, 0] + points[LEFT_CHEEK, 0]) / 2
     side = SIDE_PER_FACE * face_height
     top = points[FOREHEAD, 1] - TOP_MARGIN * face_height
-    left, top, side = _fit_inside(level, image.shape, centre_x - side / 2, top, side)
+    framing = _fit_inside(level, image.shape, centre_x - side / 2, top, side)
+    left, top, side = framing or (centre_x - side / 2, top, side)
 
     scale = size / side
     full = level * scale
@@ -48,14 +49,17 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     warped = cv2.warpAffine(
         source, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
-    inside = cv2.warpAffine(
-        np.ones(source.shape[:2], np.float32),
-        matrix,
-        (size, size),
-        flags=cv2.INTER_LINEAR,
-        borderValue=0,
-    )
-    inside = _feather_inside(inside)
+    if framing:
+        inside = np.ones((size, size), np.float32)
+    else:
+        inside = cv2.warpAffine(
+            np.ones(source.shape[:2], np.float32),
+            matrix,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderValue=0,
+        )
+        inside = _feather_inside(inside)
     xs, ys = landmarks[:, 0], landmarks[:, 1]
     box = Box(xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min())
     return Portrait(image=warped, landmarks=landmarks, face_box=box, inside=inside)
@@ -67,8 +71,8 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _fit_inside(
     level: np.ndarray, shape: tuple[int, ...], left: float, top: float, side: float
-) -> tuple[float, float, float]:
-    """The first framing, ideal first, whose corners all lie inside the photo."""
+) -> tuple[float, float, float] | None:
+    """The first framing, ideal first, whose corners all lie inside the photo, if any."""
     height, width = shape[:2]
     back = cv2.invertAffineTransform(level)
     centre_x = left + side / 2
@@ -89,7 +93,7 @@ def _fit_inside(
             and (src[:, 1] <= height + 0.5).all()
         ):
             return x0, y0, s
-    return left, top, side
+    return None
 
 
 def _prefilter(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +112,6 @@ def _prefilter(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _feather_inside(inside: np.ndarray) -> np.ndarray:
-    if inside.min() >= 0.999:
-        return np.ones_like(inside)
     core = cv2.erode(
         (inside > 0.999).astype(np.float32), np.ones((3, 3)), iterations=_INSIDE_FEATHER
     )

@@ -8,7 +8,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from .filters import blend, to_float, to_uint8, wide_blur
+from .filters import wide_blur
 from .state import Portrait
 
 RGB = tuple[float, float, float]
@@ -114,7 +114,8 @@ def deep_bokeh(size: int, palette: Sequence[RGB], rng: np.random.Generator) -> n
 
 
 def place_on_background(portrait: Portrait, background: np.ndarray) -> Portrait:
-    """Composite the person over ``background`` with the feathered matte."""
+    """Composite the person over ``background`` (uint8 RGB) with the feathered matte."""
     assert portrait.matte is not None
-    image = blend(background, to_float(portrait.image), portrait.matte)
-    return replace(portrait, image=to_uint8(image))
+    matte = portrait.matte
+    image = cv2.blendLinear(portrait.image, background, matte, 1.0 - matte)
+    return replace(portrait, image=image)

@@ -8,12 +8,17 @@ from functools import cache
 import cv2
 import numpy as np
 
-from .filters import blend, to_float, to_uint8
 from .state import Portrait
 
 
 def _unsharp(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
-    return image + (image - cv2.GaussianBlur(image, (0, 0), sigma)) * amount
+    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+    return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0.0)
+
+
+def _on_person(portrait: Portrait, finished: np.ndarray) -> np.ndarray:
+    assert portrait.matte is not None
+    return cv2.blendLinear(finished, portrait.image, portrait.matte, 1.0 - portrait.matte)
 
 
 @cache
@@ -25,33 +30,31 @@ def _vignette(size: int, strength: float) -> np.ndarray:
     return vignette
 
 
+@cache
+def _grain(size: int) -> np.ndarray:
+    """Fine monochrome film grain, as int16 levels (one fixed pattern, as on film stock)."""
+    grain = np.random.default_rng(35).normal(0.0, 3.0, (size, size)).astype(np.float32)
+    grain = cv2.GaussianBlur(grain, (0, 0), max(size / 1600, 0.5))
+    grain = np.repeat(np.round(grain).astype(np.int16)[..., None], 3, axis=2)
+    grain.setflags(write=False)
+    return grain
+
+
 def enhance_corporate(portrait: Portrait) -> Portrait:
     """Crisp but not crunchy: fine sharpening on the person only."""
-    assert portrait.matte is not None
-    image = to_float(portrait.image)
-    sharp = _unsharp(image, portrait.size / 500, 0.45)
-    return replace(portrait, image=to_uint8(blend(image, sharp, portrait.matte)))
+    sharp = _unsharp(portrait.image, portrait.size / 500, 0.45)
+    return replace(portrait, image=_on_person(portrait, sharp))
 
 
 def enhance_anime(portrait: Portrait) -> Portrait:
     """Cel art wants clean edges: a light sharpen over everything."""
-    image = to_float(portrait.image)
-    return replace(portrait, image=to_uint8(_unsharp(image, portrait.size / 700, 0.3)))
+    return replace(portrait, image=_unsharp(portrait.image, portrait.size / 700, 0.3))
 
 
 def enhance_editorial(portrait: Portrait) -> Portrait:
     """Sharpen the subject, vignette the frame, add a fine film grain."""
-    assert portrait.matte is not None
-    image = to_float(portrait.image)
-    image = blend(image, _unsharp(image, portrait.size / 400, 0.6), portrait.matte)
-    image = image * _vignette(portrait.size, 0.45)[..., None] + _grain(portrait.size)[..., None]
-    return replace(portrait, image=to_uint8(image))
-
-
-@cache
-def _grain(size: int) -> np.ndarray:
-    """Fine monochrome film grain (fixed seed: the same grain on every frame, as on film stock)."""
-    grain = np.random.default_rng(35).normal(0.0, 0.012, (size, size)).astype(np.float32)
-    grain = cv2.GaussianBlur(grain, (0, 0), max(size / 1600, 0.5))
-    grain.setflags(write=False)
-    return grain
+    image = _on_person(portrait, _unsharp(portrait.image, portrait.size / 400, 0.6))
+    vignette = _vignette(portrait.size, 0.45)
+    image = cv2.multiply(image, np.dstack([vignette] * 3), dtype=cv2.CV_16S)
+    image = cv2.add(image, _grain(portrait.size), dtype=cv2.CV_16S)
+    return replace(portrait, image=np.clip(image, 0, 255).astype(np.uint8))

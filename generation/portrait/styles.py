@@ -12,6 +12,7 @@ import numpy as np
 from .background import Background, deep_bokeh, neon_geometric, parse_palette, studio_gradient
 from .enhance import enhance_anime, enhance_corporate, enhance_editorial
 from .errors import PortraitError
+from .filters import to_uint8
 from .state import Portrait
 
 
@@ -68,6 +69,6 @@ def backdrop_for(style: Style, palette: tuple[str, ...], size: int) -> np.ndarra
     seed = int(
         hashlib.sha256(f"{style.name}:{style.version}:{palette}".encode()).hexdigest()[:8], 16
     )
-    backdrop = style.background(size, parse_palette(palette), np.random.default_rng(seed))
+    backdrop = to_uint8(style.background(size, parse_palette(palette), np.random.default_rng(seed)))
     backdrop.setflags(write=False)
     return backdrop

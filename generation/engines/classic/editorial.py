@@ -37,7 +37,7 @@ def key_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.nda
         axis = (np.arange(small, dtype=np.float32) + 0.5) * (size / small)
         across = np.tanh((cx - axis[None, :]) / (0.6 * width))  # +1 lit side, -1 shadow side
         down = np.clip((axis[:, None] - cy) / (1.8 * width), 0.0, 1.0)
-        return (0.22 * across - 0.3 * down).astype(np.float32)
+        return (0.3 * across - 0.35 * down).astype(np.float32)
 
     light = 1.0 + low_res_map(size, build) * portrait.matte * intensity
     return to_uint8(to_float(image) * light[..., None])
@@ -46,13 +46,13 @@ def key_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.nda
 def film_curves(intensity: float) -> np.ndarray:
     """Per-channel curves: S contrast, teal shadows, warm highlights, lifted blacks."""
     x = tone_axis()
-    s_curve = blend(x, x * x * (3.0 - 2.0 * x), 0.6)
+    s_curve = blend(x, x * x * (3.0 - 2.0 * x), 0.7)
     shadows, highlights = (1.0 - x) ** 2, x**2
     tint = np.stack(
         [
-            -0.035 * shadows + 0.05 * highlights,
-            0.02 * shadows + 0.015 * highlights,
-            0.05 * shadows - 0.04 * highlights,
+            -0.045 * shadows + 0.06 * highlights,
+            0.025 * shadows + 0.02 * highlights,
+            0.065 * shadows - 0.05 * highlights,
         ],
         axis=1,
     )

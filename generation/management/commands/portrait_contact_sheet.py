@@ -18,7 +18,6 @@ DEFAULT_PHOTOS = (
     "biden2.jpg",
     "obama2.jpg",
     "obama_small.jpg",
-    "obama_partial_face.jpg",
 )
 # Each style on the kind of platform it is made for.
 STYLE_PLATFORMS = (

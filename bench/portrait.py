@@ -1,0 +1,88 @@
+"""Benchmark the portrait pipeline on the clean fixture portraits.
+
+    .venv/bin/python bench/portrait.py [--repeat 5] [--size 800]
+
+Prints, per style: p50/p95 of every stage and of the whole pipeline (checks
+included), likeness and warnings per fixture, and the process's peak RSS.
+Run it on an otherwise idle machine: the figures are wall-clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generation.portrait.pipeline import AvatarRequest, PortraitPipeline  # noqa: E402
+
+PHOTOS = ROOT / "tests" / "fixtures" / "photos"
+CLEAN_PORTRAITS = (
+    "lin-manuel-miranda.png",
+    "alex-lacamoire.png",
+    "biden2.jpg",
+    "obama2.jpg",
+    "obama_small.jpg",
+)
+STYLE_PLATFORMS = (
+    ("corporate_headshot", "linkedin"),
+    ("anime", "discord"),
+    ("editorial", "portfolio"),
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(int(round(q * (len(ordered) - 1))), len(ordered) - 1)
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per photo and style")
+    parser.add_argument("--size", type=int, default=800, help="output side in px")
+    args = parser.parse_args()
+
+    pipeline = PortraitPipeline()
+    photos = {name: (PHOTOS / name).read_bytes() for name in CLEAN_PORTRAITS}
+    start = time.perf_counter()
+    pipeline.generate(photos[CLEAN_PORTRAITS[0]], AvatarRequest(size=args.size))
+    print(f"cold start (model loading + first avatar): {time.perf_counter() - start:.2f} s\n")
+
+    for style, platform in STYLE_PLATFORMS:
+        totals: list[float] = []
+        stages: dict[str, list[float]] = defaultdict(list)
+        rows = []
+        for name, data in photos.items():
+            for i in range(args.repeat):
+                request = AvatarRequest(
+                    style=style, platform=platform, size=args.size, request_id=f"bench-{i}"
+                )
+                result = pipeline.generate(data, request)
+                totals.append(result.latency_ms)
+                for stage, ms in result.stage_ms.items():
+                    stages[stage].append(ms)
+            rows.append((name, result.likeness_score, result.attempts, result.validation_warnings))
+
+        print(f"== {style} on {platform} ({args.size}x{args.size}, n={len(totals)})")
+        print(f"   {'stage':<14} {'p50 ms':>8} {'p95 ms':>8}")
+        for stage, values in stages.items():
+            print(f"   {stage:<14} {percentile(values, 0.5):8.1f} {percentile(values, 0.95):8.1f}")
+        print(f"   {'TOTAL':<14} {statistics.median(totals):8.1f} {percentile(totals, 0.95):8.1f}")
+        print(f"   {'photo':<24} {'likeness':>8} {'attempts':>8}  warnings")
+        for name, score, attempts, warnings in rows:
+            print(f"   {name:<24} {score:8.3f} {attempts:8d}  {', '.join(warnings) or '-'}")
+        print()
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
