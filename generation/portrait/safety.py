@@ -7,6 +7,7 @@ with a ``check(image) -> SafetyVerdict`` method instead.
 
 from __future__ import annotations
 
+import importlib.resources
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -42,9 +43,19 @@ class SafetyClassifier(Protocol):
 
 @cache
 def _detector():
+    import onnxruntime
     from nudenet import NudeDetector
 
-    return NudeDetector()
+    detector = NudeDetector()
+    # One thread: as fast as two on an idle machine, twice as fast on a busy one.
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    model = str(importlib.resources.files("nudenet") / "320n.onnx")
+    detector.onnx_session = onnxruntime.InferenceSession(
+        model, sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return detector
 
 
 class NudeNetClassifier:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import cv2
 import numpy as np
 
@@ -40,9 +42,14 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     paint = blend(paint, cel_shade(smooth, skin), skin)
     paint = blend(paint, INK, contour_lines(portrait, masks, smooth))
     size = portrait.size
-    art = cv2.resize(paint, (size, size), interpolation=cv2.INTER_LINEAR)
-    art = ink_features(portrait, art)
-    art = to_uint8(bright_eyes(portrait, masks, art))
+    art = cv2.resize(to_uint8(paint), (size, size), interpolation=cv2.INTER_LINEAR)
+    # Features are drawn at full size, on the face only.
+    rows, cols = portrait.face_slice(0.1)
+    offset = np.array([cols.start, rows.start], np.float32)
+    face = to_float(art[rows, cols])
+    face = ink_features(portrait, face, offset)
+    face = bright_eyes(portrait, masks.eyes[rows, cols], face, offset)
+    art[rows, cols] = to_uint8(face)
     return cv2.addWeighted(portrait.image, 1.0 - intensity, art, intensity, 0.0)
 
 
@@ -50,21 +57,37 @@ def _smooth_half(image: np.ndarray) -> np.ndarray:
     """Edge-preserving smoothing at half size: texture goes, shapes stay."""
     size = image.shape[0]
     half = cv2.resize(image, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
-    for _ in range(3):
-        half = cv2.bilateralFilter(half, 7, 32, 5)
+    for _ in range(2):
+        half = cv2.bilateralFilter(half, 7, 40, 5)
     return half
 
 
 def flat_colour(smooth: np.ndarray) -> np.ndarray:
     """A small palette (k-means in Lab), more saturated, as cel paint."""
-    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB)
+    samples = lab.reshape(-1, 3)[::19].astype(np.float32)
     cv2.setRNGSeed(7)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 12, 1.0)
-    _, _, centres = cv2.kmeans(lab[::19], COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    _, _, centres = cv2.kmeans(samples, COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    nearest = _nearest_centre_table(centres)
+    cells = lab >> 3  # 32 levels per channel: a 32k-entry lookup instead of a distance per pixel
+    labels = nearest[cells[..., 0], cells[..., 1], cells[..., 2]]
     centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.25
-    distances = (lab**2).sum(1)[:, None] - 2 * lab @ centres.T + (centres**2).sum(1)[None, :]
-    paint = np.clip(centres, 0, 255)[distances.argmin(1)].reshape(smooth.shape).astype(np.uint8)
+    paint = np.clip(centres, 0, 255).astype(np.uint8)[labels]
     return to_float(cv2.medianBlur(cv2.cvtColor(paint, cv2.COLOR_LAB2RGB), 5))
+
+
+@cache
+def _cell_centres() -> np.ndarray:
+    axis = np.arange(32, dtype=np.float32) * 8 + 4
+    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+
+
+def _nearest_centre_table(centres: np.ndarray) -> np.ndarray:
+    """For every 8x8x8 Lab cell, the index of the nearest palette centre."""
+    # |g - c|^2 = |g|^2 - 2 g.c + |c|^2, and |g|^2 does not change the argmin.
+    distances = (centres**2).sum(1)[None, :] - 2.0 * _cell_centres() @ centres.T
+    return distances.argmin(1).astype(np.uint8).reshape(32, 32, 32)
 
 
 def _half(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -115,47 +138,44 @@ def contour_lines(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> n
     return np.maximum(ink, outline) * 0.9
 
 
-def _path(portrait: Portrait, indices: tuple[int, ...]) -> np.ndarray:
-    return np.round(portrait.landmarks[list(indices)] * 4).astype(np.int32)  # 2 bits subpixel
+def ink_features(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Draw the anime essentials: bold lash lines, brows, a hint of nose and jaw.
 
-
-def ink_features(portrait: Portrait, image: np.ndarray) -> np.ndarray:
-    """Draw the anime essentials: bold lash lines, brows, a hint of nose and jaw."""
+    ``face`` is a crop of the image whose top-left corner sits at ``offset``.
+    """
     width = portrait.face_box.width
-    strokes = np.zeros(image.shape[:2], np.float32)
+    strokes = np.zeros(face.shape[:2], np.float32)
 
-    def line(indices: tuple[int, ...], weight: float, closed: bool = False) -> None:
+    def path(indices: tuple[int, ...]) -> np.ndarray:
+        points = portrait.landmarks[list(indices)] - offset
+        return np.round(points * 4).astype(np.int32)  # 2 bits of subpixel precision
+
+    def line(indices: tuple[int, ...], weight: float) -> None:
         thickness = max(int(round(width * weight)), 1)
-        cv2.polylines(
-            strokes, [_path(portrait, indices)], closed, 1.0, thickness, cv2.LINE_AA, shift=2
-        )
+        cv2.polylines(strokes, [path(indices)], False, 1.0, thickness, cv2.LINE_AA, shift=2)
 
     for lid in UPPER_LIDS:
         line(lid, 1 / 38)
     for lid in LOWER_LIDS:
         line(lid, 1 / 160)
     for upper, lower in BROWS:
-        cv2.fillPoly(strokes, [_path(portrait, upper + lower[::-1])], 0.85, cv2.LINE_AA, shift=2)
+        cv2.fillPoly(strokes, [path(upper + lower[::-1])], 0.85, cv2.LINE_AA, shift=2)
     line(NOSE_LINE, 1 / 170)
     line(JAW, 1 / 170)
     strokes = cv2.GaussianBlur(strokes, (0, 0), max(portrait.size / 1600, 0.5))
-    return blend(image, INK, strokes)
+    return blend(face, INK, strokes)
 
 
-def bright_eyes(portrait: Portrait, masks: FaceMasks, image: np.ndarray) -> np.ndarray:
-    """Lift the eyes and add a catchlight to each iris (worked on the face only)."""
-    rows, cols = portrait.face_slice()
-    eyes = masks.eyes[rows, cols]
-    face = image[rows, cols]
+def bright_eyes(
+    portrait: Portrait, eyes: np.ndarray, face: np.ndarray, offset: np.ndarray
+) -> np.ndarray:
+    """Lift the eyes and add a catchlight to each iris (on a face crop, as above)."""
     face = blend(face, 1.0 - (1.0 - face) ** 1.4, eyes * 0.7)
     lights = np.zeros(eyes.shape, np.float32)
-    offset = np.array([cols.start, rows.start])
     for centre, radius in irises(portrait):
         spot = centre - offset + np.array([-0.35, -0.4]) * radius
         cv2.circle(
             lights, tuple(int(v) for v in spot), max(int(radius * 0.3), 1), 1.0, -1, cv2.LINE_AA
         )
     lights = cv2.GaussianBlur(lights, (0, 0), max(portrait.size / 1200, 0.6)) * eyes
-    out = image.copy()
-    out[rows, cols] = blend(face, np.ones(3, np.float32), lights * 0.95)
-    return out
+    return blend(face, np.ones(3, np.float32), lights * 0.95)
