@@ -5,9 +5,9 @@ The mapping is a logistic curve centred on dlib's own same-person tolerance
 
     likeness = 1 / (1 + exp((distance - 0.6) / 0.08))
 
-Calibrated on the fixture photos (see docs/portrait/README.md): different
-photos of the same person are 0.32-0.44 apart (likeness 0.87-0.97); photos
-of different people are at least 0.70 apart (likeness 0.22 or less).
+Calibrated on the fixture photos (see docs/portrait/README.md): photos of
+the same person are at most 0.44 apart (likeness 0.88 or more); photos of
+different people are at least 0.70 apart (likeness 0.23 or less).
 """
 
 from __future__ import annotations
