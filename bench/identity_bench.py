@@ -140,8 +140,9 @@ class Distinctness:
 
     @property
     def allowed(self) -> int:
-        """The most close pairs within the target, for this many ids."""
-        return int(self.pairs * DISTINCT_TARGET_PER_MILLION / 1e6)
+        """The most close pairs within the target for this many ids, rounded
+        (10,000 ids: 49,995,000 pairs, 50 allowed)."""
+        return round(self.pairs * DISTINCT_TARGET_PER_MILLION / 1e6)
 
     @property
     def exempt(self) -> bool:
@@ -149,7 +150,7 @@ class Distinctness:
 
     @property
     def ok(self) -> bool:
-        return self.per_million <= DISTINCT_TARGET_PER_MILLION
+        return self.close <= self.allowed
 
 
 def distinctness(style_slug: str, style: StyleDefinition, count: int, keep: int = 5):
@@ -178,6 +179,11 @@ class Speed:
     style: str
     svg_per_s: float
     png_per_s: float
+
+    @property
+    def raster_ms(self) -> float:
+        """Mean rasterise time per PNG: what a PNG costs beyond its SVG."""
+        return 1000.0 / self.png_per_s - 1000.0 / self.svg_per_s
 
     @property
     def svg_ok(self) -> bool:

@@ -89,8 +89,8 @@ class Command(BaseCommand):
             f"{pairs:,} pairs"
         )
         out(
-            f"{'style':<10} {'close':>8} {'per M':>9} {'allowed':>8} {'min RMS':>8} "
-            f"{'secs':>6}  {'target':<10} result"
+            f"{'style':<10} {'close':>8} {'per M':>9} {'min RMS':>8} "
+            f"{'secs':>6}  {'target':<14} result"
         )
         results: list[ib.Distinctness] = []
         for slug, style in styles.items():
@@ -99,10 +99,10 @@ class Command(BaseCommand):
             result = "EXEMPT" if r.exempt else _ok(r.ok)
             shown = f"{result} ({_ok(r.ok)})" if r.exempt else result
             nearest = f"{r.closest[0].rms:.4f}" if r.closest else "-"
-            target = f"<= {ib.DISTINCT_TARGET_PER_MILLION:g}/M"
+            target = f"<= {ib.DISTINCT_TARGET_PER_MILLION:g}/M ({r.allowed})"
             out(
-                f"{slug:<10} {r.close:>8} {r.per_million:>9.2f} {r.allowed:>8} {nearest:>8} "
-                f"{r.seconds:>6.1f}  {target:<10} {shown}"
+                f"{slug:<10} {r.close:>8} {r.per_million:>9.2f} {nearest:>8} "
+                f"{r.seconds:>6.1f}  {target:<14} {shown}"
             )
             summary.append(
                 ("distinct close pairs", slug, f"{r.close} ({r.per_million:.2f}/M)", target, result)
@@ -131,13 +131,13 @@ class Command(BaseCommand):
         png_target = f">= {ib.PNG_TARGET_PER_S:,.0f}/s"
         out(
             f"{'style':<10} {'SVG/s':>9}  {'target':<11} {'result':<6} "
-            f"{'PNG/s':>7}  {'target':<9} result"
+            f"{'PNG/s':>7}  {'target':<9} {'result':<6} {'raster ms':>9}"
         )
         for slug, style in styles.items():
             s = ib.speed(slug, style, svgs, pngs)
             out(
                 f"{slug:<10} {s.svg_per_s:>9,.0f}  {svg_target:<11} {_ok(s.svg_ok):<6} "
-                f"{s.png_per_s:>7,.0f}  {png_target:<9} {_ok(s.png_ok)}"
+                f"{s.png_per_s:>7,.0f}  {png_target:<9} {_ok(s.png_ok):<6} {s.raster_ms:>9.2f}"
             )
             summary.append(
                 ("SVG/s", slug, f"{s.svg_per_s:,.0f}", svg_target, _ok(s.svg_ok)),
