@@ -5,7 +5,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-import resvg_py
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -13,7 +12,7 @@ from django.core.files.storage import default_storage
 
 from generation.identity import catalog
 from generation.identity.palettes import PaletteSpec, parse_palette
-from generation.identity.raster import rasterise
+from generation.identity.raster import RASTERISER, rasterise
 from generation.identity.render import render_svg
 from generation.identity.seed import derive_seed
 from generation.identity.style import StyleDefinition, compile_definition
@@ -30,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Part of every cache key and ETag: bump it only if the renderer's output for
 # an existing version has to change (it should not; golden files guard it).
-RENDER_REVISION = f"r1-resvg{resvg_py.__resvg_version__}"
+RENDER_REVISION = f"r1-{RASTERISER}"
 CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png", "webp": "image/webp"}
 
 _compiled_styles: dict[str, StyleDefinition] = {}

@@ -230,3 +230,18 @@ def test_initials_render_safely_from_many_threads():
     with ThreadPoolExecutor(8) as pool:
         svgs = list(pool.map(lambda n: render_svg(style, derive_seed(n, "t"), text=n), names))
     assert svgs == [render_svg(style, derive_seed(n, "t"), text=n) for n in names]
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_raster_shows_the_svg_colours(fmt):
+    """The raster is the SVG drawn: background colour at the corner, a figure inside."""
+    style = shipped_style("initials")
+    seed = derive_seed("pixel-check", SECRET)
+    colours = resolve_colours(style, style.palette, Prng(seed).fork("colors"))
+    svg = render_svg(style, seed, text="Pixel Check")
+    image = Image.open(io.BytesIO(rasterise(svg, 200, fmt))).convert("RGB")
+    background = tuple(int(colours["background"][i : i + 2], 16) for i in (1, 3, 5))
+    assert all(abs(a - b) <= 3 for a, b in zip(image.getpixel((2, 2)), background, strict=True))
+    text = tuple(int(colours["text"][i : i + 2], 16) for i in (1, 3, 5))
+    pixels = image.get_flattened_data()
+    assert any(all(abs(a - b) <= 3 for a, b in zip(p, text, strict=True)) for p in pixels)
