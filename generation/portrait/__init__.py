@@ -1,7 +1,7 @@
 """Portrait avatars: turn a casual photo into a platform-ready avatar.
 
 Plain Python (no Django). The entry point is
-:func:`generation.portrait.pipeline.generate_avatar`; each stage lives in its
-own module and works on the :class:`generation.portrait.state.Portrait`
-dataclass.
+:class:`generation.portrait.pipeline.PortraitPipeline`; each stage lives in
+its own module and works on the :class:`generation.portrait.state.Portrait`
+dataclass. See docs/portrait/README.md.
 """

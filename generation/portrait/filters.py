@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -88,7 +90,7 @@ def tone_axis() -> np.ndarray:
     return np.linspace(0.0, 1.0, 256, dtype=np.float32)
 
 
-def low_res_map(size: int, build, factor: int = 8) -> np.ndarray:
+def low_res_map(size: int, build: Callable[[int], np.ndarray], factor: int = 8) -> np.ndarray:
     """Evaluate a smooth per-pixel map small and upscale it (``build(small_size)``)."""
     small = build(max(size // factor, 8))
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)

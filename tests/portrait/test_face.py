@@ -10,7 +10,7 @@ from generation.portrait.align import align_face
 from generation.portrait.background import place_on_background
 from generation.portrait.errors import PortraitError
 from generation.portrait.face import detect_faces, eye_line_degrees, require_usable_face
-from generation.portrait.pipeline import MIN_FACE_COVERAGE, AvatarRequest
+from generation.portrait.pipeline import MIN_FACE_COVERAGE, AvatarRequest, PortraitPipeline
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
 
@@ -75,6 +75,20 @@ def test_several_faces_proceed_on_the_dominant_one_with_a_warning(pipeline):
     assert "multiple_faces" in result.validation_warnings
     assert abs(result.dominant_face.centre[0] - big_centre_x) < 120
     assert result.likeness_score >= 0.85  # the avatar is of the dominant face
+
+
+def test_group_photo_uses_the_larger_face_when_coverage_allows(pipeline):
+    """two_people.jpg's faces each cover 4% of it: under a lowered floor it proceeds."""
+    lenient = PortraitPipeline(
+        engine=pipeline.engine, safety=pipeline.safety, min_face_coverage=0.03
+    )
+    result = lenient.generate(
+        encode(photo_array("two_people.jpg")),
+        AvatarRequest(style="corporate_headshot", platform="twitter", request_id="pair"),
+    )
+    faces = detect_faces(photo_array("two_people.jpg")).faces
+    assert result.face_count == 2 and "multiple_faces" in result.validation_warnings
+    assert result.dominant_face == faces[0] and faces[0].area >= faces[1].area
 
 
 @pytest.mark.parametrize("degrees", [15, 30])
