@@ -15,6 +15,9 @@ from .state import Box, Portrait
 # landmark for hair and headroom.
 SIDE_PER_FACE = 2.3
 TOP_MARGIN = 0.5
+# The top of the square (this fraction of it: headroom and the top of the
+# head) may lie past the photo's edge and be filled with generated background.
+HEADROOM_FREE = 0.3
 # How far the framing may give way to keep the square inside the photo.
 _SHRINK = (1.0, 0.93, 0.86, 0.8, 0.74)
 _SHIFT = (0.0, 0.04, -0.04, 0.08, -0.08, 0.12, -0.12, 0.16, -0.16)
@@ -24,9 +27,11 @@ _INSIDE_FEATHER = 3  # px: softens the seam where the photo ends
 def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait:
     """Rotate the eye line level and cut a ``size`` x ``size`` square around the face.
 
-    The framing shrinks or slides (within limits) to stay inside the photo;
-    where it still reaches past the edge, ``Portrait.inside`` marks the gap so
-    the background stage can fill it.
+    The framing shrinks or slides (within limits) to keep the face and
+    shoulders inside the photo; headroom above them may reach past the
+    photo's edge, since the background is generated anyway. Wherever the
+    square reaches past the edge, ``Portrait.inside`` marks the gap so the
+    background stage fills it.
     """
     assert analysis.landmarks is not None
     angle = eye_line_degrees(analysis.landmarks)
@@ -38,8 +43,8 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     centre_x = (points[RIGHT_CHEEK, 0] + points[LEFT_CHEEK, 0]) / 2
     side = SIDE_PER_FACE * face_height
     top = points[FOREHEAD, 1] - TOP_MARGIN * face_height
-    framing = _fit_inside(level, image.shape, centre_x - side / 2, top, side)
-    left, top, side = framing or (centre_x - side / 2, top, side)
+    back = cv2.invertAffineTransform(level)
+    left, top, side = _fit_framing(back, image.shape, centre_x - side / 2, top, side)
 
     scale = size / side
     full = level * scale
@@ -49,7 +54,7 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     warped = cv2.warpAffine(
         source, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
-    if framing:
+    if _inside(back, image.shape, left, top, side, from_top=0.0):
         inside = np.ones((size, size), np.float32)
     else:
         inside = cv2.warpAffine(
@@ -69,31 +74,41 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-def _fit_inside(
-    level: np.ndarray, shape: tuple[int, ...], left: float, top: float, side: float
-) -> tuple[float, float, float] | None:
-    """The first framing, ideal first, whose corners all lie inside the photo, if any."""
+def _inside(
+    back: np.ndarray, shape: tuple[int, ...], x0: float, y0: float, side: float, from_top: float
+) -> bool:
+    """Whether the square's part below ``from_top`` (a fraction of its side) lies in the photo."""
     height, width = shape[:2]
-    back = cv2.invertAffineTransform(level)
+    upper = y0 + from_top * side
+    corners = np.array([[x0, upper], [x0 + side, upper], [x0, y0 + side], [x0 + side, y0 + side]])
+    src = _apply(back, corners)
+    return bool(
+        (src >= -0.5).all()
+        and (src[:, 0] <= width + 0.5).all()
+        and (src[:, 1] <= height + 0.5).all()
+    )
+
+
+def _fit_framing(
+    back: np.ndarray, shape: tuple[int, ...], left: float, top: float, side: float
+) -> tuple[float, float, float]:
+    """The first framing, ideal first, with face and shoulders inside the photo.
+
+    Falls back to the ideal framing when none fits.
+    """
     centre_x = left + side / 2
     candidates = sorted(
         ((shrink, dx, dy) for shrink in _SHRINK for dx in _SHIFT for dy in _SHIFT),
-        key=lambda c: 2 * (1 - c[0]) + abs(c[1]) + abs(c[2]),
+        key=lambda c: 2 * (1 - c[0]) + 1.5 * abs(c[1]) + abs(c[2]),
     )
     for shrink, dx, dy in candidates:
         s = side * shrink
         x0 = centre_x - s / 2 + dx * s
         # Shrinking keeps the headroom ratio: shrink about the eyes, not the centre.
         y0 = top + (side - s) * 0.4 + dy * s
-        corners = np.array([[x0, y0], [x0 + s, y0], [x0, y0 + s], [x0 + s, y0 + s]])
-        src = _apply(back, corners)
-        if (
-            (src >= -0.5).all()
-            and (src[:, 0] <= width + 0.5).all()
-            and (src[:, 1] <= height + 0.5).all()
-        ):
+        if _inside(back, shape, x0, y0, s, from_top=HEADROOM_FREE):
             return x0, y0, s
-    return None
+    return left, top, side
 
 
 def _prefilter(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -113,13 +113,32 @@ def deep_bokeh(size: int, palette: Sequence[RGB], rng: np.random.Generator) -> n
     return _dither(_smooth(np.clip(base + lights, 0, 1), size), rng)
 
 
-def place_on_background(portrait: Portrait, background: np.ndarray) -> Portrait:
-    """Composite the person over ``background`` (uint8 RGB) with the feathered matte."""
+def place_on_background(
+    portrait: Portrait, background: np.ndarray, shadow: float = 0.0
+) -> Portrait:
+    """Composite the person over ``background`` (uint8 RGB) with the feathered matte.
+
+    ``shadow`` > 0 lets the person cast a soft shadow down and to the right
+    on the backdrop, as under a studio key light: a cut-out stops looking pasted on.
+    """
     assert portrait.matte is not None
     matte = portrait.matte
+    if shadow > 0:
+        background = _cast_shadow(background, matte, shadow)
     person = _decontaminate(portrait.image, matte)
     image = cv2.blendLinear(person, background, matte, 1.0 - matte)
     return replace(portrait, image=image)
+
+
+def _cast_shadow(background: np.ndarray, matte: np.ndarray, strength: float) -> np.ndarray:
+    size = matte.shape[0]
+    small = size // 4
+    shade = cv2.resize(matte, (small, small), interpolation=cv2.INTER_AREA)
+    shift = np.float32([[1, 0, small * 0.025], [0, 1, small * 0.015]])
+    shade = cv2.warpAffine(shade, shift, (small, small), borderMode=cv2.BORDER_REPLICATE)
+    shade = cv2.GaussianBlur(shade, (0, 0), small / 28)
+    light = 1.0 - strength * cv2.resize(shade, (size, size), interpolation=cv2.INTER_LINEAR)
+    return cv2.blendLinear(background, np.zeros_like(background), light, 1.0 - light)
 
 
 def _decontaminate(image: np.ndarray, matte: np.ndarray) -> np.ndarray:

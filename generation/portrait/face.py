@@ -18,6 +18,7 @@ RIGHT_EYE_CORNERS = (33, 133)  # the subject's right eye, on the image's left
 LEFT_EYE_CORNERS = (362, 263)
 FOREHEAD, CHIN, NOSE_TIP = 10, 152, 1
 RIGHT_CHEEK, LEFT_CHEEK = 234, 454
+MOUTH_CORNERS = (61, 291)
 
 _MESH_INPUT = 384  # the face crop handed to the mesh, in pixels
 _lock = threading.Lock()
@@ -112,6 +113,20 @@ def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         landmarks[list(RIGHT_EYE_CORNERS)].mean(axis=0),
         landmarks[list(LEFT_EYE_CORNERS)].mean(axis=0),
     )
+
+
+def key_points(landmarks: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Named facial landmarks (image pixels), for callers that want a few, not 478."""
+    left_eye, right_eye = eye_centres(landmarks)
+    named = {
+        "image_left_eye": left_eye,
+        "image_right_eye": right_eye,
+        "nose_tip": landmarks[NOSE_TIP],
+        "mouth_left": landmarks[MOUTH_CORNERS[0]],
+        "mouth_right": landmarks[MOUTH_CORNERS[1]],
+        "chin": landmarks[CHIN],
+    }
+    return {name: (round(float(x), 1), round(float(y), 1)) for name, (x, y) in named.items()}
 
 
 def eye_line_degrees(landmarks: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from .align import align_face
 from .background import place_on_background
 from .checks import CheckOutcome, check_output
 from .errors import PortraitError
-from .face import detect_faces, find_faces, require_usable_face
+from .face import detect_faces, find_faces, key_points, require_usable_face
 from .likeness import embedding
 from .load import DEFAULT_LIMITS, Limits, load_photo
 from .presets import HIRES_SIZE, get_platform
@@ -64,6 +64,7 @@ class AvatarResult:
     face_detected: bool
     face_count: int
     dominant_face: Box
+    landmarks: dict[str, tuple[float, float]]  # of the dominant face, in photo pixels
     face_coverage: float
     input_quality_score: float
     likeness_score: float
@@ -169,6 +170,7 @@ class PortraitPipeline:
             face_detected=True,
             face_count=analysis.face_count,
             dominant_face=analysis.dominant,
+            landmarks=key_points(analysis.landmarks),
             face_coverage=round(analysis.coverage, 4),
             input_quality_score=quality,
             likeness_score=outcome.likeness,
@@ -193,6 +195,6 @@ class PortraitPipeline:
         with timer("style"):
             styled = replace(portrait, image=engine.stylise(style.name, portrait, intensity))
         with timer("composite"):
-            styled = place_on_background(styled, backdrop)
+            styled = place_on_background(styled, backdrop, style.shadow)
         with timer("enhance"):
             return style.enhance(styled)

@@ -23,13 +23,19 @@ class Style:
     background: Background
     palette: tuple[str, ...]  # light/base, dark, then accents
     enhance: Callable[[Portrait], Portrait]
+    shadow: float = 0.0  # how dark the person's soft shadow falls on the backdrop
 
 
 STYLES = {
     s.name: s
     for s in (
         Style(
-            "corporate_headshot", "1", studio_gradient, ("#dde1e6", "#7c8794"), enhance_corporate
+            "corporate_headshot",
+            "1",
+            studio_gradient,
+            ("#dde1e6", "#7c8794"),
+            enhance_corporate,
+            shadow=0.28,
         ),
         Style(
             "anime",

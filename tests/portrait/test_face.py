@@ -9,7 +9,12 @@ import pytest
 from generation.portrait.align import align_face
 from generation.portrait.background import place_on_background
 from generation.portrait.errors import PortraitError
-from generation.portrait.face import detect_faces, eye_line_degrees, require_usable_face
+from generation.portrait.face import (
+    detect_faces,
+    eye_line_degrees,
+    key_points,
+    require_usable_face,
+)
 from generation.portrait.pipeline import MIN_FACE_COVERAGE, AvatarRequest, PortraitPipeline
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
@@ -30,6 +35,9 @@ def test_one_face_is_found_and_measured():
     box = analysis.dominant
     assert 300 < box.width < 700 and 0.3 < box.centre[0] / 1200 < 0.7
     assert 0.15 < analysis.coverage < 0.3
+    points = key_points(analysis.landmarks)
+    assert points["image_left_eye"][0] < points["nose_tip"][0] < points["image_right_eye"][0]
+    assert points["image_left_eye"][1] < points["nose_tip"][1] < points["chin"][1]
 
 
 @pytest.mark.parametrize("name", ["coffee.png", "chelsea.png"])
@@ -128,7 +136,9 @@ def test_past_the_photo_edge_shows_generated_background_only():
     assert composite[outside].mean() > 60  # no black fill
 
 
-def test_framing_adapts_to_stay_inside_a_tight_photo():
+def test_framing_keeps_face_and_shoulders_inside_a_tight_photo():
+    """Only headroom may come from past the photo's edge; the body is never cut by it."""
     image = photo_array("lin-manuel-miranda.png")
     portrait = align_face(image, detect_faces(image), 800)
-    assert portrait.inside.mean() > 0.97
+    assert portrait.inside[int(0.3 * 800) :].mean() > 0.999
+    assert abs(portrait.face_box.centre[0] - 400) < 800 * 0.12
