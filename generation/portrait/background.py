@@ -82,7 +82,10 @@ def neon_geometric(size: int, palette: Sequence[RGB], rng: np.random.Generator) 
         )
     for k in range(7):
         colour = _colour(accents, k + 1).tolist()
-        cx, cy = (int(v) for v in rng.uniform(0.05, 0.95, 2) * (size, size * 0.65))
+        # Left or right of the head, never behind it.
+        side = 1 if k % 2 else -1
+        cx = int(size * (0.5 + side * rng.uniform(0.26, 0.45)))
+        cy = int(size * rng.uniform(0.06, 0.6))
         radius = int(rng.uniform(0.04, 0.12) * size)
         if k % 3 == 0:
             cv2.circle(lines, (cx, cy), radius, colour, thickness * 2, cv2.LINE_AA)

@@ -40,6 +40,8 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     paint = flat_colour(smooth)
     skin = skin_region(portrait, masks, smooth)
     paint = blend(paint, cel_shade(smooth, skin), skin)
+    # Eyes, brows and mouth keep their smoothed colour: quantising them muddies teeth and eyes.
+    paint = blend(paint, to_float(smooth), _half(masks.features, smooth.shape) * 0.8)
     paint = blend(paint, INK, contour_lines(portrait, masks, smooth))
     size = portrait.size
     art = cv2.resize(to_uint8(paint), (size, size), interpolation=cv2.INTER_LINEAR)
