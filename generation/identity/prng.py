@@ -14,7 +14,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _UNPACK = struct.Struct("<16I").unpack
-_SCALE = 1.0 / 4294967296.0
+_SCALE = 1.0 / 4294967296.0  # 2**-32: a u32 to a float in [0, 1)
 
 
 class Prng:
@@ -23,27 +23,24 @@ class Prng:
     def __init__(self, seed: bytes) -> None:
         self._key = seed[:64]
         self._counter = 0
-        self._buffer: tuple[int, ...] = ()
+        self._buffer: list[float] = []
         self._index = 0
 
     def fork(self, name: str) -> "Prng":
         return Prng(hashlib.blake2b(name.encode(), key=self._key, digest_size=32).digest())
 
-    def _next_u32(self) -> int:
+    def random(self) -> float:
+        """A float in [0, 1): the next 32-bit word of the stream, scaled."""
         if self._index >= len(self._buffer):
             block = hashlib.blake2b(
                 self._counter.to_bytes(8, "little"), key=self._key, digest_size=64
             ).digest()
-            self._buffer = _UNPACK(block)
+            self._buffer = [word * _SCALE for word in _UNPACK(block)]
             self._counter += 1
             self._index = 0
         value = self._buffer[self._index]
         self._index += 1
         return value
-
-    def random(self) -> float:
-        """A float in [0, 1)."""
-        return self._next_u32() * _SCALE
 
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()

@@ -7,7 +7,7 @@ per layer), so the same seed, style version and options give the same bytes.
 import math
 from functools import lru_cache
 
-from generation.identity.color import ensure_contrast, shift_lightness
+from generation.identity.color import contrast_ratio, ensure_contrast, shift_lightness
 from generation.identity.glyphs import initials, text_path
 from generation.identity.palettes import PaletteSpec, draw_palette, is_light
 from generation.identity.prng import Prng
@@ -24,18 +24,34 @@ from generation.identity.style import (
 TRANSPARENT = "transparent"
 
 
+@lru_cache(maxsize=65536)
+def _candidates(
+    available: tuple[str, ...], tone: str, ground: str | None, minimum: float
+) -> tuple[str, ...]:
+    """The palette colours of the tone that meet the contrast rule (or, when
+    none does, all of that tone, to be adjusted)."""
+    toned = tuple(c for c in available if tone == "any" or is_light(c) == (tone == "light"))
+    toned = toned or available
+    if ground is None:
+        return toned
+    return tuple(c for c in toned if contrast_ratio(c, ground) >= minimum) or toned
+
+
 def resolve_colours(
     style: StyleDefinition, palette: PaletteSpec, prng: Prng, background: str | None = None
 ) -> dict[str, str]:
     """Assign a colour to every slot, in order, honouring tones and contrast rules.
 
-    `background` forces the background slot (a '#rrggbb' colour); later slots
-    still meet their contrast rules against it.
+    A palette slot with a contrast rule picks among the palette colours that
+    already meet it (staying on-palette); only when none does is a colour's
+    lightness moved until it does. `background` forces the background slot (a
+    '#rrggbb' colour); later slots still meet their rules against it.
     """
     available = draw_palette(palette, prng)
     colours: dict[str, str] = {}
     used: set[str] = set()
     for slot in style.slots:
+        ground = colours[slot.contrast_against] if slot.contrast_against else None
         if slot.name == "background" and background and background != TRANSPARENT:
             value = background
         elif slot.source == "list":
@@ -43,14 +59,11 @@ def resolve_colours(
         elif slot.source == "derive":
             value = shift_lightness(colours[slot.derive_from], slot.lightness_shift)
         else:
-            toned = [
-                c for c in available if slot.tone == "any" or is_light(c) == (slot.tone == "light")
-            ]
-            candidates = toned or list(available)
+            candidates = _candidates(available, slot.tone, ground, slot.contrast_min)
             fresh = [c for c in candidates if c not in used]
             value = prng.pick(fresh or candidates)
-        if slot.contrast_against is not None:
-            value = ensure_contrast(value, colours[slot.contrast_against], slot.contrast_min)
+        if ground is not None:
+            value = ensure_contrast(value, ground, slot.contrast_min)
         colours[slot.name] = value
         used.add(value)
     return colours
@@ -134,49 +147,55 @@ def _draw_grid(layer: GridLayer, prng: Prng, colours: dict[str, str], canvas: in
     return "".join(parts)
 
 
-def _arc(cx: float, cy: float, radius: float, start: float, end: float) -> str:
-    a0, a1 = math.radians(start), math.radians(end)
-    large = 1 if end - start > 180 else 0
-    return (
-        f"M{cx + radius * math.cos(a0):.2f} {cy + radius * math.sin(a0):.2f}"
-        f"A{radius:.2f} {radius:.2f} 0 {large} 1 {cx + radius * math.cos(a1):.2f} "
-        f"{cy + radius * math.sin(a1):.2f}"
-    )
+@lru_cache(maxsize=64)
+def _ring_geometry(layer: RingsLayer, canvas: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Per ring: its radius and the point at every whole degree, as SVG text."""
+    centre = canvas / 2
+    band = (layer.outer - layer.inner) / layer.rings
+    rings = []
+    for ring in range(layer.rings):
+        radius = layer.inner + band * (ring + 0.5)
+        points = tuple(
+            f"{centre + radius * math.cos(math.radians(d)):.2f} "
+            f"{centre + radius * math.sin(math.radians(d)):.2f}"
+            for d in range(360)
+        )
+        rings.append((f"{radius:.2f}", points))
+    return tuple(rings)
 
 
 def _draw_rings(layer: RingsLayer, prng: Prng, colours: dict[str, str], canvas: int) -> str:
-    centre = canvas / 2
-    band = (layer.outer - layer.inner) / layer.rings
-    step = 360.0 / layer.segments
+    """Concentric rings of arc segments; runs of lit segments become one arc."""
+    segments = layer.segments
+    step = 360 / segments
+    width = f'stroke-width="{(layer.outer - layer.inner) / layer.rings - layer.gap:.2f}"'
     parts = []
-    for ring in range(layer.rings):
-        radius = layer.inner + band * (ring + 0.5)
+    for radius, points in _ring_geometry(layer, canvas):
         colour = colours[prng.pick(layer.colours)]
-        offset = prng.integer(0, layer.segments - 1) * step + prng.uniform(0, step)
-        on = [prng.chance(layer.fill) for _ in range(layer.segments)]
+        offset = prng.integer(0, 359)
+        on = [prng.chance(layer.fill) for _ in range(segments)]
         if not any(on):
             on[0] = True
-        width = f'stroke-width="{band - layer.gap:.2f}"'
         if all(on):
+            centre = f"{canvas / 2:g}"
             parts.append(
-                f'<circle cx="{centre:g}" cy="{centre:g}" r="{radius:.2f}" fill="none" '
+                f'<circle cx="{centre}" cy="{centre}" r="{radius}" fill="none" '
                 f'stroke="{colour}" {width}/>'
             )
             continue
         first_off = on.index(False)
-        runs, start = [], None
-        for k in range(first_off, first_off + layer.segments + 1):
-            lit = k < first_off + layer.segments and on[k % layer.segments]
+        path, start = [], None
+        for k in range(first_off, first_off + segments + 1):
+            lit = k < first_off + segments and on[k % segments]
             if lit and start is None:
                 start = k
             elif not lit and start is not None:
-                runs.append((start, k))
+                a = (offset + round(start * step)) % 360
+                b = (offset + round(k * step)) % 360
+                large = 1 if (k - start) * step > 180 else 0
+                path.append(f"M{points[a]}A{radius} {radius} 0 {large} 1 {points[b]}")
                 start = None
-        path = "".join(
-            _arc(centre, centre, radius, offset + a * step, offset + b * step - 0.01)
-            for a, b in runs
-        )
-        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" {width}/>')
+        parts.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" {width}/>')
     return "".join(parts)
 
 
