@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import cv2
 import numpy as np
 
+from .errors import PortraitError
 from .filters import wide_blur
 from .state import Portrait
 
@@ -19,10 +21,12 @@ def parse_palette(colours: Sequence[str]) -> tuple[RGB, ...]:
     """``["#1a2b3c", ...]`` to float RGB triples."""
     parsed = []
     for colour in colours:
+        if not re.fullmatch(r"#?[0-9a-fA-F]{6}", colour.strip()):
+            raise PortraitError("bad_palette", f"not a #rrggbb colour: {colour!r}")
         value = colour.strip().lstrip("#")
-        if len(value) != 6:
-            raise ValueError(f"not a #rrggbb colour: {colour!r}")
         parsed.append(tuple(int(value[i : i + 2], 16) / 255.0 for i in (0, 2, 4)))
+    if not parsed:
+        raise PortraitError("bad_palette", "the palette has no colours")
     return tuple(parsed)
 
 

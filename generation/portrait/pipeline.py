@@ -10,7 +10,7 @@ import numpy as np
 from generation.engines import StyleEngine, get_engine
 
 from .align import align_face
-from .background import place_on_background
+from .background import parse_palette, place_on_background
 from .checks import CheckOutcome, check_output
 from .errors import PortraitError
 from .face import detect_faces, find_faces, key_points, require_usable_face
@@ -109,7 +109,15 @@ class PortraitPipeline:
         size = request.size or (HIRES_SIZE if request.hires else platform.size)
         if not MIN_SIZE <= size <= HIRES_SIZE:
             raise PortraitError("bad_size", f"size must be {MIN_SIZE}-{HIRES_SIZE} px")
-        threshold = request.likeness_threshold or platform.likeness_threshold
+        if not 0.0 <= request.style_intensity <= 1.0:
+            raise PortraitError("bad_intensity", "style_intensity must be between 0 and 1")
+        palette = request.palette or style.palette
+        parse_palette(palette)  # a bad colour is the caller's error, before any work
+        threshold = (
+            platform.likeness_threshold
+            if request.likeness_threshold is None
+            else request.likeness_threshold
+        )
 
         with timer("load"):
             image = load_photo(data, self.limits)
@@ -127,7 +135,7 @@ class PortraitPipeline:
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
-            backdrop = backdrop_for(style, request.palette or style.palette, portrait.size)
+            backdrop = backdrop_for(style, palette, portrait.size)
         with timer("embed_input"):
             faces, _ = find_faces(portrait.image)
             reference_box = faces[0] if faces else portrait.face_box

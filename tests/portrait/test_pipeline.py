@@ -105,10 +105,14 @@ def test_pipeline_rejects_bad_photos_with_codes(pipeline):
         assert caught.value.code == code
 
 
-def test_unknown_style_and_platform(pipeline):
+def test_bad_requests_have_codes(pipeline):
     for request, code in (
         (AvatarRequest(style="watercolour"), "unknown_style"),
         (AvatarRequest(platform="myspace"), "unknown_platform"),
+        (AvatarRequest(style_intensity=1.5), "bad_intensity"),
+        (AvatarRequest(palette=("#12345",)), "bad_palette"),
+        (AvatarRequest(palette=("#zzzzzz",)), "bad_palette"),
+        (AvatarRequest(size=5000), "bad_size"),
     ):
         with pytest.raises(PortraitError) as caught:
             pipeline.generate(photo_bytes("obama2.jpg"), request)

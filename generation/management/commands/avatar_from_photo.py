@@ -28,8 +28,6 @@ class Command(BaseCommand):
         parser.add_argument("--thumbnail", type=Path, help="default: OUTPUT with .thumb.png")
 
     def handle(self, *args, **options):
-        if not 0.0 <= options["intensity"] <= 1.0:
-            raise CommandError("--intensity must be between 0 and 1")
         request = AvatarRequest(
             style=options["style"],
             platform=options["platform"],
@@ -44,7 +42,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {options['input']}: {exc}") from exc
         try:
             result = PortraitPipeline().generate(data, request)
-        except (PortraitError, ValueError) as exc:
+        except PortraitError as exc:
             raise CommandError(str(exc)) from exc
 
         output: Path = options["output"]
