@@ -8,6 +8,7 @@ from functools import cache
 import cv2
 import numpy as np
 
+from .masks import FaceMasks
 from .state import Portrait
 
 
@@ -41,9 +42,11 @@ def _grain(size: int) -> np.ndarray:
 
 
 def enhance_corporate(portrait: Portrait) -> Portrait:
-    """Crisp but not crunchy: fine sharpening on the person only."""
+    """Crisp eyes, hair and clothes; the retouched skin is left soft."""
+    assert portrait.matte is not None
     sharp = _unsharp(portrait.image, portrait.size / 500, 0.45)
-    return replace(portrait, image=_on_person(portrait, sharp))
+    where = portrait.matte * (1.0 - FaceMasks(portrait).skin)
+    return replace(portrait, image=cv2.blendLinear(sharp, portrait.image, where, 1.0 - where))
 
 
 def enhance_anime(portrait: Portrait) -> Portrait:

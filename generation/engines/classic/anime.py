@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 
 from generation.portrait.filters import blend, luminance, to_float, to_uint8
+from generation.portrait.masks import FaceMasks, irises
 from generation.portrait.state import Portrait
-
-from .features import FaceMasks, irises
 
 COLOURS = 12
 FORM_KEPT = 0.35  # share of the photo's soft shading left under the cel tones

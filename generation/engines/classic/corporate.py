@@ -14,11 +14,10 @@ from generation.portrait.filters import (
     to_uint8,
     tone_axis,
 )
+from generation.portrait.masks import FaceMasks
 from generation.portrait.state import Portrait
 
-from .features import FaceMasks
-
-TEXTURE_KEPT = 0.45  # share of fine skin detail that survives smoothing
+TEXTURE_KEPT = 0.3  # share of fine skin detail that survives smoothing
 
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:

@@ -13,9 +13,8 @@ from generation.portrait.filters import (
     to_uint8,
     tone_axis,
 )
+from generation.portrait.masks import FaceMasks
 from generation.portrait.state import Portrait
-
-from .features import FaceMasks
 
 SATURATION = 0.8  # colour outside the skin, for the muted film look
 

@@ -6,8 +6,8 @@ from functools import cache, cached_property
 
 import numpy as np
 
-from generation.portrait.filters import polygon_mask
-from generation.portrait.state import Portrait
+from .filters import polygon_mask
+from .state import Portrait
 
 RIGHT_IRIS, LEFT_IRIS = (468, 469, 470, 471, 472), (473, 474, 475, 476, 477)
 
