@@ -36,7 +36,7 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     """Paint at half size (flat regions need no more), then ink at full size."""
     masks = FaceMasks(portrait)
     smooth = _smooth_half(portrait.image)
-    paint = flat_colour(smooth)
+    paint = flat_colour(smooth, _half(portrait.matte, smooth.shape))
     skin = skin_region(portrait, masks, smooth)
     paint = blend(paint, cel_shade(smooth, skin), skin)
     # Eyes, brows and mouth keep their smoothed colour: quantising them muddies teeth and eyes.
@@ -63,10 +63,14 @@ def _smooth_half(image: np.ndarray) -> np.ndarray:
     return half
 
 
-def flat_colour(smooth: np.ndarray) -> np.ndarray:
-    """A small palette (k-means in Lab), more saturated, as cel paint."""
+def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """A small palette (k-means in Lab), more saturated, as cel paint.
+
+    The palette is learnt on the person only (``person``: the matte at the
+    same size); the photo's background is replaced anyway.
+    """
     lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB)
-    samples = lab.reshape(-1, 3)[::19].astype(np.float32)
+    samples = lab[person > 0.5][::9].astype(np.float32)
     cv2.setRNGSeed(7)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 12, 1.0)
     _, _, centres = cv2.kmeans(samples, COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
