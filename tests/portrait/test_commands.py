@@ -39,6 +39,14 @@ def test_avatar_from_photo_reports_the_reject_code(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_a_text_file_named_jpg_is_not_an_image(tmp_path):
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("not a photo at all\n" * 100)
+    with pytest.raises(CommandError, match="not_an_image"):
+        call_command("avatar_from_photo", str(fake), str(tmp_path / "y.png"))
+    assert not (tmp_path / "y.png").exists()
+
+
 def test_contact_sheet_has_a_tile_per_photo_and_style(tmp_path):
     out = tmp_path / "sheet.png"
     call_command(
