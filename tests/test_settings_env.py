@@ -28,19 +28,19 @@ PROBE = (
 SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME", "AVATAR_SEED_SECRET")
 
 
-def probe(tmp_path: Path, **env: str) -> dict:
+def run_django(script: str, var_dir: Path, **env: str) -> str:
+    """Run `script` in a fresh process with only the given service settings; its stdout."""
     clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    clean.update({"DJANGO_SETTINGS_MODULE": "avatarsite.settings", "AVATAR_VAR_DIR": str(tmp_path)})
+    clean.update({"DJANGO_SETTINGS_MODULE": "avatarsite.settings", "AVATAR_VAR_DIR": str(var_dir)})
     clean.update(env)
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=clean,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout)
+    command = [sys.executable, "-c", script]
+    return subprocess.run(
+        command, capture_output=True, text=True, check=True, env=clean, cwd=ROOT
+    ).stdout
+
+
+def probe(tmp_path: Path, **env: str) -> dict:
+    return json.loads(run_django(PROBE, tmp_path, **env))
 
 
 def test_embedded_defaults(tmp_path):
@@ -111,24 +111,8 @@ def test_redis_cache_serves_rendered_avatars(tmp_path):
         "from django.core.cache import cache\n"
         "print(r.status_code, len([k for k in cache._cache.get_client().keys('*identity:*')]))\n"
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in SERVICE_VARS},
-        "DJANGO_SETTINGS_MODULE": "avatarsite.settings",
-        "AVATAR_VAR_DIR": str(tmp_path),
-        "REDIS_URL": REDIS_URL,
-        "AVATAR_SEED_SECRET": f"s-{uuid.uuid4().hex}",
-    }
-    out = (
-        subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-            cwd=ROOT,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-        .split()
+    output = run_django(
+        script, tmp_path, REDIS_URL=REDIS_URL, AVATAR_SEED_SECRET=f"s-{uuid.uuid4().hex}"
     )
+    out = output.strip().splitlines()[-1].split()
     assert out[0] == "200" and int(out[1]) >= 1
