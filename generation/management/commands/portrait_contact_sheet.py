@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from PIL import Image, ImageDraw
 
@@ -32,9 +33,12 @@ class Command(BaseCommand):
     help = "Render fixture photos in every portrait style into one PNG."
 
     def add_arguments(self, parser):
-        parser.add_argument("--photos", type=Path, default=Path("tests/fixtures/photos"))
+        root = Path(settings.BASE_DIR)
+        parser.add_argument("--photos", type=Path, default=root / "tests" / "fixtures" / "photos")
         parser.add_argument("--names", nargs="*", default=list(DEFAULT_PHOTOS))
-        parser.add_argument("--out", type=Path, default=Path("docs/portrait/contact_sheet.png"))
+        parser.add_argument(
+            "--out", type=Path, default=root / "docs" / "portrait" / "contact_sheet.png"
+        )
         parser.add_argument("--tile", type=int, default=320)
 
     def handle(self, *args, **options):
