@@ -11,6 +11,8 @@ import numpy as np
 from .masks import FaceMasks
 from .state import Portrait
 
+MIN_SKIN_CHROMA = 22.0  # Lab chroma below which skin reads as grey or ill
+
 
 def _unsharp(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
     blurred = cv2.GaussianBlur(image, (0, 0), sigma)
@@ -41,12 +43,30 @@ def _grain(size: int) -> np.ndarray:
     return grain
 
 
-def enhance_corporate(portrait: Portrait) -> Portrait:
-    """Crisp eyes, hair and clothes; the retouched skin is left soft."""
+def _skin_tone(portrait: Portrait, skin: np.ndarray) -> np.ndarray:
+    """Give washed-out skin back its colour: lift the person's chroma (Lab) until
+    the skin's reaches a healthy minimum, never by more than a third."""
     assert portrait.matte is not None
-    sharp = _unsharp(portrait.image, portrait.size / 500, 0.45)
-    where = portrait.matte * (1.0 - FaceMasks(portrait).skin)
-    return replace(portrait, image=cv2.blendLinear(sharp, portrait.image, where, 1.0 - where))
+    lab = cv2.cvtColor(portrait.image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    on_skin = skin > 0.8
+    if not on_skin.any():
+        return portrait.image
+    chroma = float(np.hypot(*(lab[on_skin][:, 1:].mean(axis=0) - 128.0)))
+    gain = float(np.clip(MIN_SKIN_CHROMA / max(chroma, 1e-3), 1.0, 1.33))
+    if gain == 1.0:
+        return portrait.image
+    lab[..., 1:] = 128.0 + (lab[..., 1:] - 128.0) * (1.0 + (gain - 1.0) * portrait.matte[..., None])
+    return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def enhance_corporate(portrait: Portrait) -> Portrait:
+    """Healthy skin tone; crisp eyes, hair and clothes; the retouched skin is left soft."""
+    assert portrait.matte is not None
+    skin = FaceMasks(portrait).skin
+    image = _skin_tone(portrait, skin)
+    sharp = _unsharp(image, portrait.size / 500, 0.45)
+    where = portrait.matte * (1.0 - skin)
+    return replace(portrait, image=cv2.blendLinear(sharp, image, where, 1.0 - where))
 
 
 def enhance_anime(portrait: Portrait) -> Portrait:
