@@ -22,23 +22,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generation.management.commands.portrait_contact_sheet import (  # noqa: E402
+    DEFAULT_PHOTOS as CLEAN_PORTRAITS,
+)
+from generation.management.commands.portrait_contact_sheet import STYLE_PLATFORMS  # noqa: E402
 from generation.portrait.background import parse_palette  # noqa: E402
 from generation.portrait.pipeline import AvatarRequest, PortraitPipeline  # noqa: E402
 from generation.portrait.styles import STYLES  # noqa: E402
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
-CLEAN_PORTRAITS = (
-    "lin-manuel-miranda.png",
-    "alex-lacamoire.png",
-    "biden2.jpg",
-    "obama2.jpg",
-    "obama_small.jpg",
-)
-STYLE_PLATFORMS = (
-    ("corporate_headshot", "linkedin"),
-    ("anime", "discord"),
-    ("editorial", "portfolio"),
-)
 
 
 def percentile(values: list[float], q: float) -> float:
