@@ -6,7 +6,7 @@ class PortraitError(Exception):
 
     Codes: not_an_image, truncated_image, image_too_small, image_too_large,
     file_too_large, no_face, face_too_small, unsafe_content, unknown_style,
-    unknown_platform, bad_size, bad_intensity, bad_palette.
+    unknown_platform, bad_size, bad_intensity, bad_palette, bad_background.
     """
 
     def __init__(self, code: str, message: str) -> None:

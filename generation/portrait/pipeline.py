@@ -22,7 +22,7 @@ from .safety import NudeNetClassifier, SafetyClassifier
 from .save import save_avatar
 from .segment import segment_person
 from .state import Box, Portrait
-from .styles import Style, backdrop_for, get_style
+from .styles import Style, backdrop_for, get_background, get_style
 from .timing import StageTimer
 
 MIN_FACE_COVERAGE = 0.15
@@ -45,6 +45,7 @@ class AvatarRequest:
     platform: str = "linkedin"
     style_intensity: float = DEFAULT_INTENSITY
     palette: tuple[str, ...] | None = None  # "#rrggbb" colours; None: the style's own
+    background: str | None = None  # "studio", "neon" or "bokeh"; None: the style's own
     hires: bool = False  # 1200 px whatever the platform's size
     size: int | None = None  # output side in px, overriding the platform's (and hires)
     likeness_threshold: float | None = None  # None: the platform's threshold
@@ -113,6 +114,7 @@ class PortraitPipeline:
             raise PortraitError("bad_intensity", "style_intensity must be between 0 and 1")
         palette = request.palette or style.palette
         parse_palette(palette)  # a bad colour is the caller's error, before any work
+        get_background(request.background, style)
         threshold = (
             platform.likeness_threshold
             if request.likeness_threshold is None
@@ -135,7 +137,7 @@ class PortraitPipeline:
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
-            backdrop = backdrop_for(style, palette, portrait.size)
+            backdrop = backdrop_for(style, palette, portrait.size, request.background)
         with timer("embed_input"):
             faces, _ = find_faces(portrait.image)
             reference_box = faces[0] if faces else portrait.face_box

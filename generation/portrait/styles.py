@@ -64,17 +64,38 @@ def get_style(name: str) -> Style:
         ) from None
 
 
-@lru_cache(maxsize=64)
-def backdrop_for(style: Style, palette: tuple[str, ...], size: int) -> np.ndarray:
-    """The style's background in ``palette``.
+BACKGROUNDS: dict[str, Background] = {
+    "studio": studio_gradient,
+    "neon": neon_geometric,
+    "bokeh": deep_bokeh,
+}
 
-    Seeded by style and palette, so one palette gives one backdrop: a team's
-    avatars match, and a repeat request costs nothing. The array is shared;
-    treat it as read-only.
+
+def get_background(name: str | None, style: Style) -> Background:
+    """The named background kind, or the style's own when `name` is None."""
+    if name is None:
+        return style.background
+    try:
+        return BACKGROUNDS[name]
+    except KeyError:
+        raise PortraitError(
+            "bad_background", f"background is one of {', '.join(sorted(BACKGROUNDS))}"
+        ) from None
+
+
+@lru_cache(maxsize=64)
+def backdrop_for(
+    style: Style, palette: tuple[str, ...], size: int, background: str | None = None
+) -> np.ndarray:
+    """The style's background (or the named kind) in ``palette``.
+
+    Seeded by style, kind and palette, so one palette gives one backdrop: a
+    team's avatars match, and a repeat request costs nothing. The array is
+    shared; treat it as read-only.
     """
-    seed = int(
-        hashlib.sha256(f"{style.name}:{style.version}:{palette}".encode()).hexdigest()[:8], 16
-    )
-    backdrop = to_uint8(style.background(size, parse_palette(palette), np.random.default_rng(seed)))
+    draw = get_background(background, style)
+    key = f"{style.name}:{style.version}:{background}:{palette}"
+    seed = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    backdrop = to_uint8(draw(size, parse_palette(palette), np.random.default_rng(seed)))
     backdrop.setflags(write=False)
     return backdrop

@@ -93,6 +93,15 @@ def test_palette_recolours_the_background(avatars):
     assert g > r + 40 and b > r + 30
 
 
+def test_background_option_picks_another_kind(avatars):
+    """A corporate headshot on the bokeh background instead of the studio gradient."""
+    studio = decode(avatars("obama2.jpg", "corporate_headshot", "linkedin").png)
+    bokeh = decode(avatars("obama2.jpg", "corporate_headshot", "linkedin", background="bokeh").png)
+    corner = (slice(0, 120), slice(0, 120))
+    assert studio[corner].std(axis=(0, 1)).max() < 12
+    assert bokeh[corner].std(axis=(0, 1)).max() > studio[corner].std(axis=(0, 1)).max() + 5
+
+
 def test_pipeline_rejects_bad_photos_with_codes(pipeline):
     cases = {
         "no_face": photo_bytes("coffee.png"),
@@ -113,6 +122,7 @@ def test_bad_requests_have_codes(pipeline):
         (AvatarRequest(palette=("#12345",)), "bad_palette"),
         (AvatarRequest(palette=("#zzzzzz",)), "bad_palette"),
         (AvatarRequest(size=5000), "bad_size"),
+        (AvatarRequest(background="marble"), "bad_background"),
     ):
         with pytest.raises(PortraitError) as caught:
             pipeline.generate(photo_bytes("obama2.jpg"), request)
