@@ -13,3 +13,106 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
     team = models.CharField(max_length=64, blank=True, default="")
+
+
+DEFAULT_THRESHOLDS = {"professional": 0.85, "social": 0.75, "gaming": 0.60}
+
+
+def default_thresholds() -> dict[str, float]:
+    return dict(DEFAULT_THRESHOLDS)
+
+
+class PlatformAccount(models.Model):
+    """A platform integrating through the API: owns keys, credits, seats and every job."""
+
+    name = models.CharField(max_length=100, unique=True)
+    default_platform = models.CharField(max_length=32, default="linkedin")
+    thresholds = models.JSONField(
+        default=default_thresholds,
+        help_text="Likeness threshold per platform kind (professional, social, gaming).",
+    )
+    seats = models.PositiveIntegerField(
+        default=0, help_text="Seats for team batches; 0: batches are paid in credits."
+    )
+    is_active = models.BooleanField(default=True)
+    ledger_seq = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Bumped by every ledger write, to lock the account."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """An API key: shown once, stored as a SHA-256 of its secret part, revocable.
+
+    Keys are 256-bit random, so a fast hash is enough (no guessing to slow down).
+    """
+
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.prefix}…"
+
+
+class CreditEntry(models.Model):
+    """The append-only credit ledger; an account's balance is the sum of its deltas.
+
+    A job reserves one credit when accepted; the reservation stands (the credit
+    is spent) when the avatar is delivered passing every check, and a `release`
+    entry gives it back otherwise. One reserve and one release per job at most.
+    """
+
+    class Reason(models.TextChoices):
+        GRANT = "grant", "Grant"
+        RESERVE = "reserve", "Reserve for a job"
+        RELEASE = "release", "Release (not charged)"
+
+    account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="credits")
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    job = models.ForeignKey(
+        "generation.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "reason"],
+                condition=models.Q(job__isnull=False),
+                name="one_ledger_entry_per_job_and_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.delta:+d} {self.reason}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("The credit ledger is append-only.")
+        super().save(*args, **kwargs)
+
+
+class Seat(models.Model):
+    """A distinct employee counted against an account's seats (batches)."""
+
+    account = models.ForeignKey(PlatformAccount, on_delete=models.CASCADE, related_name="seat_set")
+    employee = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "employee"], name="one_seat_per_employee")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.employee}"

@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from avatarsite.errors import ApiError
 from generation.api import router as avatars_router
 from generation.api import users_router
+from generation.service_api import generate_router, jobs_router
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,10 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
 
 @api.exception_handler(ApiError)
 def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error_response(request, exc.status, exc.code, exc.message)
+    response = error_response(request, exc.status, exc.code, exc.message)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -59,3 +63,5 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("/avatars", avatars_router, tags=["identity avatars"])
 api.add_router("/users", users_router, tags=["identity avatars"])
+api.add_router("/avatar", generate_router)
+api.add_router("/jobs", jobs_router)

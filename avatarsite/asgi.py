@@ -2,10 +2,19 @@
 
 import os
 
-from channels.routing import ProtocolTypeRouter
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings")
 django_asgi_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from django.conf import settings  # noqa: E402  (after Django is set up)
+
+from generation.worker import JobWorkerConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "channel": ChannelNameRouter({settings.WORKER_CHANNEL: JobWorkerConsumer.as_asgi()}),
+    }
+)

@@ -143,6 +143,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
             "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
             "querystring_auth": True,
+            "signature_version": "s3v4",
             "querystring_expire": int(os.environ.get("AWS_QUERYSTRING_EXPIRE", "3600")),
             "file_overwrite": True,
         },
@@ -176,3 +177,20 @@ LOGGING = {
 # role/team mapping names one.
 IDENTITY_DEFAULT_STYLE = os.environ.get("IDENTITY_DEFAULT_STYLE", "people")
 IDENTITY_SIGNUP_PNG_SIZE = 256
+
+# Jobs and workers (see generation/jobs.py and generation/worker.py).
+WORKER_CHANNEL = "avatar-jobs"
+EMBEDDED_WORKER = env_bool("AVATAR_EMBEDDED_WORKER", default=not REDIS_URL)
+JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "60"))
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
+JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "2"))
+GENERATE_WAIT_SECONDS = float(os.environ.get("GENERATE_WAIT_SECONDS", "10"))
+MAX_QUEUE_DEPTH = int(os.environ.get("MAX_QUEUE_DEPTH", "200"))
+INPUT_CACHE_HOURS = 24
+RESULT_RETENTION_HOURS = int(os.environ.get("RESULT_RETENTION_HOURS", "48"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024  # a base64 photo at the 20 MB limit fits
+SIGNED_URL_SECONDS = int(os.environ.get("SIGNED_URL_SECONDS", "3600"))
+# Hosts image_url may fetch from even on private addresses (tests, internal CDNs).
+FETCH_ALLOWED_HOSTS = frozenset(
+    h.strip() for h in os.environ.get("FETCH_ALLOWED_HOSTS", "").split(",") if h.strip()
+)

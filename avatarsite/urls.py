@@ -3,7 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 
 from avatarsite.api import api
-from generation import views
+from generation import files, views
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -13,6 +13,7 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("admin/", admin.site.urls),
+    path("files/<str:token>", files.signed_file, name="signed-file"),
     path("v1/", api.urls),
     re_path(r"^v1/.*$", json_not_found),
 ]

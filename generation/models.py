@@ -4,6 +4,7 @@ and each user's pinned avatar record."""
 import hashlib
 import json
 import secrets
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -167,3 +168,86 @@ class IdentityAvatar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.style_version})"
+
+
+class Batch(models.Model):
+    """A team's photos submitted together: one style and platform, one job per photo."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="batches"
+    )
+    params = models.JSONField(default=dict)
+    uses_seats = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.total} photos)"
+
+
+class Job(models.Model):
+    """One avatar to make: a database row with a state machine and a lease.
+
+    queued -> running (a worker holds the lease) -> done | failed. A worker
+    that dies leaves its lease to expire; another one takes the job again.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="jobs"
+    )
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=80, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    params = models.JSONField(default=dict)
+    photo = models.BinaryField(
+        null=True, blank=True, help_text="The input, only until the job ends."
+    )
+    cached_input = models.FileField(max_length=200, blank=True, default="")
+    input_expires_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    result = models.JSONField(null=True, blank=True)
+    avatar_file = models.FileField(max_length=200, blank=True, default="")
+    thumbnail_file = models.FileField(max_length=200, blank=True, default="")
+    result_expires_at = models.DateTimeField(null=True, blank=True)
+    charged = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+        indexes = [models.Index(fields=["state", "created_at"], name="job_state_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_job_per_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -1,0 +1,48 @@
+"""API authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from ninja.security import APIKeyHeader, HttpBearer
+
+from accounts.keys import authenticate
+from accounts.models import PlatformAccount
+
+
+def _account(request: HttpRequest, raw: str) -> PlatformAccount | None:
+    key = authenticate(raw)
+    if key is None:
+        return None
+    request.account = key.account
+    return key.account
+
+
+class BearerKey(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> PlatformAccount | None:
+        return _account(request, token)
+
+
+class HeaderKey(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> PlatformAccount | None:
+        return _account(request, key) if key else None
+
+
+API_KEY_AUTH = [BearerKey(), HeaderKey()]
+
+
+class AsyncBearerKey(HttpBearer):
+    """For async operations: the key lookup runs in a thread, off the event loop."""
+
+    async def authenticate(self, request: HttpRequest, token: str) -> PlatformAccount | None:
+        return await sync_to_async(_account)(request, token)
+
+
+class AsyncHeaderKey(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    async def authenticate(self, request: HttpRequest, key: str | None) -> PlatformAccount | None:
+        return await sync_to_async(_account)(request, key) if key else None
+
+
+ASYNC_API_KEY_AUTH = [AsyncBearerKey(), AsyncHeaderKey()]

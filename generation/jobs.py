@@ -1,0 +1,161 @@
+"""The job lifecycle in the database: accept, claim under a lease, finish once.
+
+The database is the source of truth. Finishing is a conditional update on
+(state=running, lease_owner=me), so a worker whose lease was taken over
+cannot deliver or charge a second time; the credit ledger's unique
+(job, reason) constraint backs that up.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts import credits
+from accounts.models import PlatformAccount
+from generation.models import Batch, Job
+
+logger = logging.getLogger(__name__)
+State = Job.State
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a worker hands back for a finished job."""
+
+    png: bytes
+    thumbnail: bytes
+    summary: dict
+    chargeable: bool
+
+
+def queue_depth() -> int:
+    return Job.objects.filter(state=State.QUEUED).count()
+
+
+def find_idempotent(account: PlatformAccount, key: str) -> Job | None:
+    return Job.objects.filter(account=account, idempotency_key=key).first() if key else None
+
+
+def enqueue(
+    account: PlatformAccount,
+    photo: bytes,
+    params: dict,
+    *,
+    idempotency_key: str = "",
+    cache_input: bool = False,
+    request_id: str = "",
+    batch: Batch | None = None,
+    external_id: str = "",
+    reserve_credit: bool = True,
+) -> Job:
+    """Accept a job; raises credits.InsufficientCredits with nothing stored."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            account=account,
+            photo=photo,
+            params=params,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+            batch=batch,
+            external_id=external_id,
+        )
+        if reserve_credit:
+            credits.reserve(account, job)
+    if cache_input:
+        name = default_storage.save(f"inputs/{job.pk}", ContentFile(photo))
+        expires = timezone.now() + timedelta(hours=settings.INPUT_CACHE_HOURS)
+        Job.objects.filter(pk=job.pk).update(cached_input=name, input_expires_at=expires)
+    return job
+
+
+def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Job, bool]:
+    """The job for this Idempotency-Key, created if new; (job, created)."""
+    existing = find_idempotent(account, key)
+    if existing is not None:
+        return existing, False
+    try:
+        return enqueue(account, idempotency_key=key, **kwargs), True
+    except IntegrityError:
+        return Job.objects.get(account=account, idempotency_key=key), False
+
+
+def _claimable(now) -> Q:
+    return Q(state=State.QUEUED) | Q(state=State.RUNNING, lease_expires_at__lt=now)
+
+
+def claim(owner: str) -> Job | None:
+    """Take the oldest queued job, or one whose worker's lease expired."""
+    while True:
+        now = timezone.now()
+        candidates = list(
+            Job.objects.filter(_claimable(now))
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:8]
+        )
+        if not candidates:
+            return None
+        for pk in candidates:
+            taken = Job.objects.filter(_claimable(now), pk=pk).update(
+                state=State.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+                started_at=Coalesce("started_at", now),
+            )
+            if not taken:
+                continue
+            job = Job.objects.select_related("account").get(pk=pk)
+            if job.attempts > settings.JOB_MAX_ATTEMPTS:
+                finish_failed(job, owner, "worker_lost", "Workers failed this job repeatedly.")
+                continue
+            return job
+
+
+def _finish(job: Job, owner: str, **fields) -> bool:
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner).update(
+        photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
+    )
+    return bool(updated)
+
+
+def finish_done(job: Job, owner: str, delivery: Delivery) -> bool:
+    """Store and deliver the avatar; charge it (keep the reserved credit) only
+    when it passed every check. False when another worker owns the job now."""
+    tag = f"{job.pk}-{job.attempts}"
+    avatar = default_storage.save(f"avatars/{tag}.png", ContentFile(delivery.png))
+    thumbnail = default_storage.save(f"avatars/{tag}.thumb.png", ContentFile(delivery.thumbnail))
+    expires = timezone.now() + timedelta(hours=settings.RESULT_RETENTION_HOURS)
+    won = _finish(
+        job,
+        owner,
+        state=State.DONE,
+        result=delivery.summary,
+        avatar_file=avatar,
+        thumbnail_file=thumbnail,
+        result_expires_at=expires,
+        charged=delivery.chargeable and job.params.get("billing", "credit") == "credit",
+    )
+    if not won:
+        default_storage.delete(avatar)
+        default_storage.delete(thumbnail)
+        return False
+    if not delivery.chargeable:
+        credits.release(job)
+    return True
+
+
+def finish_failed(job: Job, owner: str, code: str, message: str) -> bool:
+    """Fail the job and give its credit back. False when another worker owns it."""
+    won = _finish(job, owner, state=State.FAILED, error_code=code, error_message=message[:500])
+    if won:
+        credits.release(job)
+    return won

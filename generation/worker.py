@@ -1,0 +1,170 @@
+"""Workers: take jobs from the database and run the portrait pipeline.
+
+Deployed as Channels background workers (`manage.py runworker avatar-jobs`,
+any number, on any machine, sharing PostgreSQL and the Redis channel layer);
+in the embedded default, as a thread inside the server process. A channel
+message only wakes a worker: each also polls, so jobs whose worker died are
+taken again once their lease expires.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.consumer import AsyncConsumer
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+
+from generation import jobs
+from generation.models import Job
+from generation.notify import publish
+from generation.portrait.errors import PortraitError
+from generation.portrait.pipeline import AvatarRequest as PortraitRequest
+from generation.portrait.pipeline import PortraitPipeline
+
+logger = logging.getLogger(__name__)
+_pipeline: PortraitPipeline | None = None
+_pipeline_lock = threading.Lock()  # one job at a time per process: the models are shared
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def pipeline() -> PortraitPipeline:
+    global _pipeline
+    if _pipeline is None:
+        _pipeline = PortraitPipeline()
+    return _pipeline
+
+
+def portrait_request(job: Job) -> PortraitRequest:
+    params = job.params
+    palette = params.get("palette")
+    return PortraitRequest(
+        style=params["style"],
+        platform=params["platform"],
+        style_intensity=params.get("style_intensity", 0.8),
+        palette=tuple(palette) if palette else None,
+        background=params.get("background"),
+        likeness_threshold=params.get("likeness_threshold"),
+        request_id=job.request_id or str(job.pk),
+    )
+
+
+def process(job: Job, owner: str) -> None:
+    """Run one claimed job to done or failed, and tell whoever waits."""
+    log = {"job_id": str(job.pk), "request_id": job.request_id, "worker": owner}
+    logger.info("job started", extra=log)
+    publish(job.pk, Job.State.RUNNING, 0.1)
+    try:
+        with _pipeline_lock:
+            result = pipeline().generate(bytes(job.photo), portrait_request(job))
+    except PortraitError as exc:
+        won = jobs.finish_failed(job, owner, exc.code, exc.message)
+        state = Job.State.FAILED
+    except Exception:
+        logger.exception("job crashed", extra=log)
+        won = jobs.finish_failed(job, owner, "internal_error", "The avatar could not be made.")
+        state = Job.State.FAILED
+    else:
+        delivery = jobs.Delivery(
+            png=result.png,
+            thumbnail=result.thumbnail,
+            summary=result.summary(),
+            chargeable=not result.validation_warnings,
+        )
+        won = jobs.finish_done(job, owner, delivery)
+        state = Job.State.DONE
+    if won:
+        logger.info("job %s", state, extra=log)
+        publish(job.pk, state, 1.0)
+    else:
+        logger.warning("job taken over by another worker; result discarded", extra=log)
+
+
+def run_available_jobs(owner: str) -> int:
+    """Claim and run jobs until none is left; how many ran."""
+    close_old_connections()
+    count = 0
+    try:
+        while (job := jobs.claim(owner)) is not None:
+            process(job, owner)
+            count += 1
+    finally:
+        close_old_connections()
+    return count
+
+
+class EmbeddedWorker(threading.Thread):
+    """The in-process worker of the one-command embedded default."""
+
+    def __init__(self) -> None:
+        super().__init__(name="avatar-worker", daemon=True)
+        self.wake = threading.Event()
+        self.owner = worker_name()
+
+    def run(self) -> None:
+        while True:
+            try:
+                run_available_jobs(self.owner)
+            except Exception:
+                logger.exception("embedded worker loop")
+            self.wake.wait(settings.JOB_POLL_SECONDS)
+            self.wake.clear()
+
+
+_embedded: EmbeddedWorker | None = None
+_embedded_lock = threading.Lock()
+
+
+def embedded_worker() -> EmbeddedWorker:
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None or not _embedded.is_alive():
+            _embedded = EmbeddedWorker()
+            _embedded.start()
+        return _embedded
+
+
+def wake_workers() -> None:
+    """Nudge a worker: the embedded thread, or one runworker through the channel layer."""
+    if settings.EMBEDDED_WORKER:
+        embedded_worker().wake.set()
+        return
+    with contextlib.suppress(ChannelFull):  # busy workers poll the queue anyway
+        async_to_sync(get_channel_layer().send)(settings.WORKER_CHANNEL, {"type": "job.wake"})
+
+
+class JobWorkerConsumer(AsyncConsumer):
+    """`manage.py runworker avatar-jobs`: wakes on `job.wake`, then serves the
+    queue until the process ends, polling for jobs whose lease expired."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.wake = asyncio.Event()
+        self.serving: asyncio.Task | None = None
+
+    async def job_wake(self, message: dict) -> None:
+        if self.serving is None:
+            self.serving = asyncio.ensure_future(self.serve())
+        self.wake.set()
+
+    async def serve(self) -> None:
+        owner = worker_name()
+        run = sync_to_async(run_available_jobs, thread_sensitive=False)
+        while True:
+            try:
+                await run(owner)
+            except Exception:
+                logger.exception("worker loop")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), settings.JOB_POLL_SECONDS)
+            self.wake.clear()
