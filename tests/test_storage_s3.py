@@ -141,12 +141,6 @@ def test_signed_url_fetches_the_object_and_a_tampered_one_is_refused(
     assert http_get(longer)[0] == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="avatarsite/settings.py leaves signature_version unset, so botocore presigns "
-    "SigV2 URLs (AWSAccessKeyId/Signature/Expires), refused by SigV4-only S3; it needs "
-    '"signature_version": "s3v4" in the S3 OPTIONS',
-)
 def test_production_settings_sign_urls_that_s3_accepts(s3_storage, tmp_path):  # noqa: F811
     """avatarsite/settings.py itself, configured from the environment, against the server."""
     key = "identity/settings-probe/256.svg"
