@@ -1,0 +1,287 @@
+"""Fetching a user-supplied image URL on the server without opening an SSRF hole.
+
+Each hop (the URL, then every redirect) is parsed and its host resolved here; the hop is
+refused when any resolved address is not public. The connection then goes to the vetted
+address itself, so the HTTP library never resolves the name again and a DNS rebinding answer
+cannot slip in between the check and the connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from generation.intake.errors import IntakeError
+
+MiB = 1024 * 1024
+MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+REQUEST_HEADERS = {
+    "User-Agent": "avatar-service-intake/1",
+    "Accept": "image/jpeg, image/png, image/webp, image/gif",
+    "Connection": "close",
+}
+CHUNK_BYTES = 64 * 1024
+SNIFF_BYTES = 12
+NOT_PUBLIC = (
+    "is_private",
+    "is_loopback",
+    "is_link_local",
+    "is_multicast",
+    "is_reserved",
+    "is_unspecified",
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# getaddrinfo has no timeout of its own: it runs here so that the deadline still holds.
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake-dns")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """The limits of one fetch.
+
+    ``timeout`` bounds each network step (connect, each read); ``deadline`` bounds the whole
+    fetch, redirects included. ``allowed_hosts`` names hosts that may resolve to non-public
+    addresses (``"name"`` for any port, ``"name:port"`` or ``"[v6]:port"`` for one), such as a
+    test server on 127.0.0.1; every other host must still resolve to public addresses only.
+    Production leaves it None.
+    """
+
+    max_bytes: int = 15 * MiB
+    timeout: float = 5.0
+    deadline: float = 10.0
+    max_redirects: int = 3
+    allowed_hosts: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str  # lower-case ASCII name, or an IP literal without brackets
+    port: int
+    path: str  # path and query, as sent in the request line
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class _Clock:
+    """The fetch's overall deadline, turned into a timeout for each network step."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self._step = policy.timeout
+        self._end = time.monotonic() + policy.deadline
+
+    def timeout(self) -> float:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise IntakeError("fetch_timeout", "the image took too long to download")
+        return min(self._step, left)
+
+
+def fetch_image(url: str, policy: FetchPolicy) -> bytes:
+    """Download the image at ``url`` and return its bytes.
+
+    Raises IntakeError (invalid_url, url_not_allowed, fetch_failed, fetch_timeout,
+    file_too_large, not_an_image) for anything it will not or cannot fetch.
+    """
+    clock = _Clock(policy)
+    for _hop in range(policy.max_redirects + 1):
+        target = _parse(url)
+        addresses = _vetted_addresses(target, policy, clock)
+        result = _fetch_once(target, addresses, policy, clock)
+        if isinstance(result, bytes):
+            return result
+        url = urljoin(url, result)
+    raise IntakeError("fetch_failed", f"more than {policy.max_redirects} redirects")
+
+
+def _parse(url: str) -> _Target:
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise IntakeError("invalid_url", "the URL is empty or too long")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise IntakeError("invalid_url", "the URL contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise IntakeError("invalid_url", f"the URL cannot be parsed: {exc}") from exc
+    if not parts.scheme:
+        raise IntakeError("invalid_url", "the URL is not absolute")
+    if parts.scheme not in DEFAULT_PORTS:
+        raise IntakeError("url_not_allowed", "only http and https URLs can be fetched")
+    if "@" in parts.netloc:
+        raise IntakeError("url_not_allowed", "URLs with credentials are not allowed")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _Target(
+        parts.scheme, _ascii_host(parts.hostname), port or DEFAULT_PORTS[parts.scheme], path
+    )
+
+
+def _ascii_host(hostname: str | None) -> str:
+    if not hostname:
+        raise IntakeError("invalid_url", "the URL has no host")
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise IntakeError("invalid_url", "the URL's host name is not valid") from exc
+
+
+def _vetted_addresses(target: _Target, policy: FetchPolicy, clock: _Clock) -> list[str]:
+    """Resolve the host once; refuse it if ANY address is not public (unless allowed)."""
+    future = _resolver.submit(socket.getaddrinfo, target.host, target.port, type=socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=clock.timeout())
+    except TimeoutError as exc:
+        raise IntakeError("fetch_timeout", f"resolving {target.host} took too long") from exc
+    except OSError as exc:
+        raise IntakeError("fetch_failed", f"{target.host} cannot be resolved") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not _is_allowed_host(target, policy.allowed_hosts):
+        for address in addresses:
+            if not _is_public(ipaddress.ip_address(address)):
+                raise IntakeError("url_not_allowed", f"{target.host} is not a public address")
+    return addresses
+
+
+def _is_allowed_host(target: _Target, allowed_hosts: frozenset[str] | None) -> bool:
+    allowed = {entry.lower() for entry in allowed_hosts or ()}
+    return target.host in allowed or target.netloc in allowed
+
+
+def _is_public(ip: IPAddress) -> bool:
+    if any(getattr(ip, prop) for prop in NOT_PUBLIC) or not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        return embedded is None or _is_public(embedded)
+    return True
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Talks to ``host`` (for the Host header) at vetted addresses, never resolving it."""
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        super().__init__(host, port)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect_any(self.addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The TLS twin: SNI and the certificate check are for ``host``, not the address."""
+
+    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, context=self.tls)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        sock = _connect_any(self.addresses, self.port, self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def _connect_any(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address to connect to")
+
+
+@contextmanager
+def _network_errors(target: _Target) -> Iterator[None]:
+    try:
+        yield
+    except TimeoutError as exc:
+        raise IntakeError("fetch_timeout", f"{target.netloc} did not answer in time") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise IntakeError("fetch_failed", f"fetching from {target.netloc} failed: {exc}") from exc
+
+
+def _fetch_once(
+    target: _Target, addresses: list[str], policy: FetchPolicy, clock: _Clock
+) -> str | bytes:
+    """One request: a redirect's Location (str), or the image bytes of a 2xx answer."""
+    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(target.host, target.port, addresses)
+    try:
+        with _network_errors(target):
+            connection.timeout = clock.timeout()
+            connection.connect()
+            # Kept here: with "Connection: close", getresponse() drops connection.sock.
+            sock = connection.sock
+            sock.settimeout(clock.timeout())
+            connection.request("GET", target.path, headers=REQUEST_HEADERS)
+            with connection.getresponse() as response:
+                return _answer(response, sock, policy, clock)
+    finally:
+        connection.close()
+
+
+def _answer(
+    response: http.client.HTTPResponse, sock: socket.socket, policy: FetchPolicy, clock: _Clock
+) -> str | bytes:
+    if response.status in REDIRECT_STATUSES:
+        location = response.getheader("Location")
+        if not location:
+            raise IntakeError("fetch_failed", f"HTTP {response.status} without a Location")
+        return location
+    if not 200 <= response.status < 300:
+        raise IntakeError("fetch_failed", f"the server answered HTTP {response.status}")
+    if response.length is not None and response.length > policy.max_bytes:
+        raise IntakeError("file_too_large", f"the image is over {policy.max_bytes} bytes")
+    return _read_image(response, sock, policy, clock)
+
+
+def _read_image(
+    response: http.client.HTTPResponse, sock: socket.socket, policy: FetchPolicy, clock: _Clock
+) -> bytes:
+    """Stream the body, stopping past ``max_bytes`` or as soon as it is clearly no image.
+
+    ``read1`` returns after one socket read, so a server trickling bytes cannot hold a read
+    open past the deadline.
+    """
+    body = bytearray()
+    while True:
+        sock.settimeout(clock.timeout())
+        chunk = response.read1(CHUNK_BYTES)
+        if not chunk:
+            break
+        body += chunk
+        if len(body) > policy.max_bytes:
+            raise IntakeError("file_too_large", f"the image is over {policy.max_bytes} bytes")
+        if len(body) >= SNIFF_BYTES:
+            _require_image(body)
+    if response.length:
+        raise IntakeError("fetch_failed", "the connection closed before the whole image came")
+    _require_image(body)
+    return bytes(body)
+
+
+def _require_image(body: bytes | bytearray) -> None:
+    """Judge by the first bytes whatever the Content-Type: JPEG, PNG, GIF or WebP only."""
+    head = bytes(body[:SNIFF_BYTES])
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")):
+        return
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return
+    raise IntakeError("not_an_image", "the URL does not point to a JPEG, PNG, GIF or WebP image")
