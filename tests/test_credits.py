@@ -1,0 +1,65 @@
+"""The credit ledger: append-only, and one credit cannot be spent twice."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts import credits
+from accounts.models import CreditEntry
+from generation.models import Job
+from tests.service_helpers import make_account
+
+
+def test_ledger_is_append_only(db):
+    account, _ = make_account(credits=3)
+    entry = CreditEntry.objects.get(account=account)
+    entry.delta = 1000
+    with pytest.raises(ValueError):
+        entry.save()
+    assert credits.balance(account) == 3
+
+
+def test_release_happens_once_per_job(db):
+    account, _ = make_account(credits=1)
+    job = Job.objects.create(account=account, params={})
+    credits.reserve(account, job)
+    assert credits.balance(account) == 0
+    assert credits.release(job) is True
+    assert credits.release(job) is False
+    assert credits.balance(account) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_requests_for_the_last_credit(db):
+    """Exactly one of two racing reservations wins; meaningful on PostgreSQL,
+    where the two run truly in parallel under the account row lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("run by `make test` in its PostgreSQL pass")
+    from django.db import close_old_connections, transaction
+
+    account, _ = make_account("racer", credits=1)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def race() -> None:
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(account=account, params={})
+                barrier.wait(timeout=10)
+                credits.reserve(account, job)
+            outcomes.append("charged")
+        except credits.InsufficientCredits:
+            outcomes.append("refused")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["charged", "refused"]
+    assert credits.balance(account) == 0
+    assert CreditEntry.objects.filter(reason="reserve").count() == 1
+    assert Job.objects.count() == 1
