@@ -127,7 +127,10 @@ def _parse(url: str) -> _Target:
         raise IntakeError("url_not_allowed", "URLs with credentials are not allowed")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return _Target(
-        parts.scheme, _ascii_host(parts.hostname), port or DEFAULT_PORTS[parts.scheme], path
+        parts.scheme,
+        _ascii_host(parts.hostname),
+        DEFAULT_PORTS[parts.scheme] if port is None else port,
+        path,
     )
 
 
