@@ -6,6 +6,7 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 from ninja.errors import HttpError
@@ -171,6 +172,19 @@ def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
         raise ApiError(402, "insufficient_credits", "The account has no credit left.") from None
 
 
+async def off_loop(function, *args):
+    """Run blocking work (image fetching, the database) in a pool thread, closing
+    that thread's database connections afterwards."""
+
+    def call():
+        try:
+            return function(*args)
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(call, thread_sensitive=False)()
+
+
 async def wait_for(job_id, timeout: float) -> Job:
     """The job once finished, or as it stands when `timeout` runs out."""
     deadline = time.monotonic() + timeout
@@ -206,7 +220,7 @@ def job_response(request: HttpRequest, job: Job) -> JsonResponse:
 async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     """Waits up to GENERATE_WAIT_SECONDS for the avatar (200), else answers 202
     with the job id to poll at /v1/jobs/{id}."""
-    job, created = await sync_to_async(accept, thread_sensitive=False)(request, body)
+    job, created = await off_loop(accept, request, body)
     if created:
         await sync_to_async(wake_workers)()
     job = await wait_for(job.pk, settings.GENERATE_WAIT_SECONDS)

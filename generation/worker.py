@@ -20,7 +20,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from generation import jobs
 from generation.models import Job
@@ -91,7 +91,9 @@ def process(job: Job, owner: str) -> None:
 
 
 def run_available_jobs(owner: str) -> int:
-    """Claim and run jobs until none is left; how many ran."""
+    """Claim and run jobs until none is left; how many ran. The thread's
+    database connections are closed when the queue is empty (an idle worker
+    holds none)."""
     close_old_connections()
     count = 0
     try:
@@ -99,7 +101,7 @@ def run_available_jobs(owner: str) -> int:
             process(job, owner)
             count += 1
     finally:
-        close_old_connections()
+        connections.close_all()
     return count
 
 
@@ -109,16 +111,23 @@ class EmbeddedWorker(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="avatar-worker", daemon=True)
         self.wake = threading.Event()
+        self.stopping = threading.Event()
         self.owner = worker_name()
 
     def run(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 run_available_jobs(self.owner)
             except Exception:
                 logger.exception("embedded worker loop")
             self.wake.wait(settings.JOB_POLL_SECONDS)
             self.wake.clear()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the job in hand, then end the thread."""
+        self.stopping.set()
+        self.wake.set()
+        self.join(timeout)
 
 
 _embedded: EmbeddedWorker | None = None
@@ -132,6 +141,14 @@ def embedded_worker() -> EmbeddedWorker:
             _embedded = EmbeddedWorker()
             _embedded.start()
         return _embedded
+
+
+def stop_embedded_worker() -> None:
+    global _embedded
+    with _embedded_lock:
+        worker, _embedded = _embedded, None
+    if worker is not None:
+        worker.stop()
 
 
 def wake_workers() -> None:

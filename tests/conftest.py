@@ -1,6 +1,8 @@
 import pytest
 from django.core.cache import cache
 
+from generation.worker import stop_embedded_worker
+
 TEST_SEED_SECRET = "test-seed-secret"
 
 
@@ -15,6 +17,7 @@ def isolated_settings(settings, tmp_path):
     }
     cache.clear()
     yield
+    stop_embedded_worker()
 
 
 @pytest.fixture

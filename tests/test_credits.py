@@ -36,7 +36,7 @@ def test_two_concurrent_requests_for_the_last_credit(db):
     where the two run truly in parallel under the account row lock."""
     if connection.vendor != "postgresql":
         pytest.skip("run by `make test` in its PostgreSQL pass")
-    from django.db import close_old_connections, transaction
+    from django.db import connections, transaction
 
     account, _ = make_account("racer", credits=1)
     barrier = threading.Barrier(2)
@@ -52,7 +52,7 @@ def test_two_concurrent_requests_for_the_last_credit(db):
         except credits.InsufficientCredits:
             outcomes.append("refused")
         finally:
-            close_old_connections()
+            connections.close_all()
 
     threads = [threading.Thread(target=race) for _ in range(2)]
     for thread in threads:

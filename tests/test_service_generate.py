@@ -209,10 +209,19 @@ def test_two_concurrent_generate_calls_with_one_credit(settings):
 
     if connection.vendor != "postgresql":
         pytest.skip("run by `make test` in its PostgreSQL pass")
+    from django.db import connections
+
     account, key = make_account("last-credit", credits=1)
     body = {"image_base64": photo_b64()}
+
+    def call(_):
+        try:
+            return post_json(client_for(key), GENERATE, body)
+        finally:
+            connections.close_all()
+
     with ThreadPoolExecutor(2) as pool:
-        responses = list(pool.map(lambda _: post_json(client_for(key), GENERATE, body), range(2)))
+        responses = list(pool.map(call, range(2)))
     assert sorted(r.status_code for r in responses) == [200, 402]
     assert balance(account) == 0
     assert Job.objects.filter(state="done", charged=True).count() == 1
