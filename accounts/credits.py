@@ -15,7 +15,7 @@ def balance(account: PlatformAccount) -> int:
     return account.credits.aggregate(total=Sum("delta"))["total"] or 0
 
 
-def _lock(account: PlatformAccount) -> None:
+def lock_account(account: PlatformAccount) -> None:
     """Take the account's row lock (PostgreSQL) or the write lock (SQLite)
     until the surrounding transaction ends."""
     PlatformAccount.objects.filter(pk=account.pk).update(ledger_seq=F("ledger_seq") + 1)
@@ -23,17 +23,19 @@ def _lock(account: PlatformAccount) -> None:
 
 def grant(account: PlatformAccount, amount: int, note: str = "") -> None:
     with transaction.atomic():
-        _lock(account)
+        lock_account(account)
         CreditEntry.objects.create(account=account, delta=amount, reason="grant", note=note)
 
 
-def reserve(account: PlatformAccount, job, amount: int = 1) -> None:
-    """Hold credit for a job; raises InsufficientCredits (inside the caller's
-    transaction, so the job is rolled back with it)."""
-    _lock(account)
-    if balance(account) < amount:
+def reserve(account: PlatformAccount, jobs: list) -> None:
+    """Hold one credit per job, all or none; raises InsufficientCredits inside
+    the caller's transaction, so the jobs are rolled back with it."""
+    lock_account(account)
+    if balance(account) < len(jobs):
         raise InsufficientCredits()
-    CreditEntry.objects.create(account=account, delta=-amount, reason="reserve", job=job)
+    CreditEntry.objects.bulk_create(
+        CreditEntry(account=account, delta=-1, reason="reserve", job=job) for job in jobs
+    )
 
 
 def release(job) -> bool:
@@ -43,7 +45,7 @@ def release(job) -> bool:
         return False
     try:
         with transaction.atomic():
-            _lock(held.account)
+            lock_account(held.account)
             CreditEntry.objects.create(
                 account_id=held.account_id, delta=-held.delta, reason="release", job=job
             )

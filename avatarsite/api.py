@@ -9,7 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from avatarsite.errors import ApiError
 from generation.api import router as avatars_router
 from generation.api import users_router
-from generation.service_api import generate_router, jobs_router
+from generation.service_api import batches_router, generate_router, jobs_router
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +65,4 @@ api.add_router("/avatars", avatars_router, tags=["identity avatars"])
 api.add_router("/users", users_router, tags=["identity avatars"])
 api.add_router("/avatar", generate_router)
 api.add_router("/jobs", jobs_router)
+api.add_router("/batches", batches_router)

@@ -68,7 +68,7 @@ def enqueue(
             external_id=external_id,
         )
         if reserve_credit:
-            credits.reserve(account, job)
+            credits.reserve(account, [job])
     if cache_input:
         name = default_storage.save(f"inputs/{job.pk}", ContentFile(photo))
         expires = timezone.now() + timedelta(hours=settings.INPUT_CACHE_HOURS)

@@ -8,9 +8,11 @@ import io
 import re
 import warnings
 
+from django.conf import settings
 from PIL import Image
 
 from avatarsite.errors import ApiError
+from generation.intake.fetch import FetchPolicy
 from generation.portrait.load import DEFAULT_LIMITS
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
@@ -52,3 +54,10 @@ def check_photo_header(data: bytes) -> None:
         raise ApiError(
             400, "image_too_small", f"The photo is under {limits.min_side}x{limits.min_side}."
         )
+
+
+def fetch_policy() -> FetchPolicy:
+    """image_url fetching: the photo byte limit, and the deployment's allow-list."""
+    return FetchPolicy(
+        max_bytes=DEFAULT_LIMITS.max_bytes, allowed_hosts=settings.FETCH_ALLOWED_HOSTS or None
+    )

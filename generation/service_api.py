@@ -1,11 +1,16 @@
 """The generation service API: POST /v1/avatar/generate, jobs, batches."""
 
+import io
+import json
 import logging
+import re
 import time
 import uuid
+import zipfile
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
@@ -16,12 +21,14 @@ from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
 from avatarsite.errors import ApiError
 from generation import jobs
+from generation.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
 from generation.files import file_url
 from generation.intake import IntakeError
-from generation.intake.fetch import FetchPolicy, fetch_image
-from generation.models import Job
+from generation.intake.archive import ArchiveLimits, read_zip_photos
+from generation.intake.fetch import fetch_image
+from generation.models import Batch, Job
 from generation.notify import JobWaiter
-from generation.photo_input import check_photo_header, decode_base64
+from generation.photo_input import check_photo_header, decode_base64, fetch_policy
 from generation.portrait.background import parse_palette
 from generation.portrait.errors import PortraitError
 from generation.portrait.load import DEFAULT_LIMITS
@@ -117,12 +124,6 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
     if intensity is not None:
         params["style_intensity"] = intensity
     return params
-
-
-def fetch_policy() -> FetchPolicy:
-    return FetchPolicy(
-        max_bytes=DEFAULT_LIMITS.max_bytes, allowed_hosts=settings.FETCH_ALLOWED_HOSTS
-    )
 
 
 def photo_bytes(image_url: str | None, image_base64: str | None) -> bytes:
@@ -238,3 +239,229 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> dict:
     if job is None:
         raise HttpError(404, "No such job.")
     return job_payload(request, job)
+
+
+batches_router = Router(tags=["batches"])
+ARCHIVE_FIELD = "archive"
+MAX_ARCHIVE_BYTES = 300 * 1024 * 1024
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_BATCH_DOC = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        ARCHIVE_FIELD: {"type": "string", "format": "binary"},
+                        "style": {"type": "string"},
+                        "platform": {"type": "string"},
+                        "background": {"type": "string"},
+                        "palette": {"type": "string", "description": "comma-separated colours"},
+                    },
+                    "required": [ARCHIVE_FIELD],
+                }
+            },
+        },
+        "required": True,
+    }
+}
+
+
+class BatchItemIn(Schema):
+    external_id: str
+    image_url: str | None = None
+    image_base64: str | None = None
+
+
+class BatchIn(Schema):
+    style: str = "corporate_headshot"
+    platform: str | None = None
+    palette: list[str] | None = None
+    background: str | None = None
+    style_intensity: float | None = None
+    items: list[BatchItemIn]
+
+
+class BatchItemOut(JobOut):
+    external_id: str
+
+
+class BatchOut(Schema):
+    id: str
+    state: str
+    total: int
+    done: int
+    failed: int
+    progress: float
+    uses_seats: bool
+    download_url: str
+    items: list[BatchItemOut]
+
+
+def _item(item: BatchItemIn) -> BatchItem:
+    external_id = item.external_id.strip()
+    if not 1 <= len(external_id) <= 200:
+        raise ApiError(400, "invalid_item", "Every item needs an external_id of 1-200 characters.")
+    if bool(item.image_url) == bool(item.image_base64):
+        raise ApiError(
+            400, "invalid_item", f"{external_id}: send exactly one of image_url, image_base64."
+        )
+    if item.image_url:
+        if not item.image_url.lower().startswith(("http://", "https://")):
+            raise ApiError(400, "invalid_item", f"{external_id}: image_url must be http(s).")
+        return BatchItem(external_id, image_url=item.image_url)
+    try:
+        photo = decode_base64(item.image_base64, DEFAULT_LIMITS.max_bytes)
+        check_photo_header(photo)
+    except ApiError as exc:
+        raise ApiError(400, "invalid_item", f"{external_id}: {exc.code}: {exc.message}") from None
+    return BatchItem(external_id, photo=photo)
+
+
+def _json_batch(request: HttpRequest) -> tuple[BatchIn, list[BatchItem]]:
+    try:
+        body = BatchIn.model_validate_json(request.body)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc).splitlines()[0]) from None
+    return body, [_item(item) for item in body.items]
+
+
+def _archive_batch(request: HttpRequest) -> tuple[BatchIn, list[BatchItem]]:
+    upload = request.FILES.get(ARCHIVE_FIELD)
+    if upload is None:
+        raise ApiError(400, "missing_archive", f"Upload the zip as the {ARCHIVE_FIELD!r} field.")
+    if upload.size > MAX_ARCHIVE_BYTES:
+        raise ApiError(413, "archive_too_large", f"The zip is over {MAX_ARCHIVE_BYTES} bytes.")
+    form = request.POST
+    palette = [c.strip() for c in form.get("palette", "").split(",") if c.strip()] or None
+    try:
+        body = BatchIn(
+            style=form.get("style", "corporate_headshot"),
+            platform=form.get("platform") or None,
+            background=form.get("background") or None,
+            palette=palette,
+            items=[],
+        )
+        photos = read_zip_photos(upload.read(), ArchiveLimits(max_files=MAX_BATCH_ITEMS))
+    except IntakeError as exc:
+        status = 413 if exc.code == "archive_too_large" else 400
+        raise ApiError(status, exc.code, exc.message) from None
+    items = []
+    for external_id, data in photos:
+        try:
+            check_photo_header(data)
+        except ApiError as exc:
+            raise ApiError(
+                400, "invalid_item", f"{external_id}: {exc.code}: {exc.message}"
+            ) from None
+        items.append(BatchItem(external_id, photo=data))
+    return body, items
+
+
+def batch_payload(request: HttpRequest, batch: Batch) -> dict:
+    items = [
+        {**job_payload(request, job), "external_id": job.external_id}
+        for job in batch.jobs.order_by("external_id")
+    ]
+    done = sum(item["state"] == Job.State.DONE for item in items)
+    failed = sum(item["state"] == Job.State.FAILED for item in items)
+    started = any(item["state"] != Job.State.QUEUED for item in items)
+    state = "done" if done + failed == batch.total else ("running" if started else "queued")
+    return {
+        "id": str(batch.pk),
+        "state": state,
+        "total": batch.total,
+        "done": done,
+        "failed": failed,
+        "progress": round((done + failed) / max(1, batch.total), 3),
+        "uses_seats": batch.uses_seats,
+        "download_url": request.build_absolute_uri(f"/v1/batches/{batch.pk}/results.zip"),
+        "items": items,
+    }
+
+
+@generate_router.post(
+    "/batch",
+    auth=API_KEY_AUTH,
+    summary="A team's photos in one call (JSON items, or a zip upload)",
+    response={202: BatchOut, 400: ErrorOut, 402: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    openapi_extra=_BATCH_DOC,
+)
+def create_batch_endpoint(request: HttpRequest) -> tuple[int, dict]:
+    if request.content_type == "multipart/form-data":
+        body, items = _archive_batch(request)
+    else:
+        body, items = _json_batch(request)
+    if not 1 <= len(items) <= MAX_BATCH_ITEMS:
+        raise ApiError(400, "invalid_batch_size", f"A batch has 1 to {MAX_BATCH_ITEMS} photos.")
+    if len({item.external_id for item in items}) != len(items):
+        raise ApiError(400, "duplicate_item", "Every item needs its own external_id.")
+    params = portrait_params(request.auth, GenerateIn(**body.dict(exclude={"items"})))
+    try:
+        batch = create_batch(request.auth, params, items)
+    except InsufficientCredits:
+        raise ApiError(402, "insufficient_credits", "Not enough credit for the batch.") from None
+    except InsufficientSeats as exc:
+        raise ApiError(
+            402, "insufficient_seats", f"{exc.needed} new employees but {exc.free} free seats."
+        ) from None
+    wake_workers()
+    return 202, batch_payload(request, batch)
+
+
+def _own_batch(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
+    batch = Batch.objects.filter(pk=batch_id, account=request.auth).first()
+    if batch is None:
+        raise HttpError(404, "No such batch.")
+    return batch
+
+
+@batches_router.get(
+    "/{batch_id}",
+    auth=API_KEY_AUTH,
+    response={200: BatchOut, 404: ErrorOut},
+    summary="A batch's progress and per-item results",
+)
+def batch_status(request: HttpRequest, batch_id: uuid.UUID) -> dict:
+    return batch_payload(request, _own_batch(request, batch_id))
+
+
+@batches_router.get(
+    "/{batch_id}/results.zip",
+    auth=API_KEY_AUTH,
+    summary="The finished avatars, named by each item's external_id, plus results.json",
+    openapi_extra={"responses": {200: {"content": {"application/zip": {}}}}},
+)
+def batch_results(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = _own_batch(request, batch_id)
+    out = io.BytesIO()
+    names: set[str] = set()
+    manifest = []
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for job in batch.jobs.order_by("external_id"):
+            entry = {"external_id": job.external_id, "state": job.state, "file": None}
+            if job.state == Job.State.DONE and job.avatar_file:
+                name = _zip_name(job.external_id, names)
+                with default_storage.open(job.avatar_file.name, "rb") as handle:
+                    archive.writestr(name, handle.read())
+                entry["file"] = name
+                entry["validation_warnings"] = (job.result or {}).get("validation_warnings", [])
+            elif job.state == Job.State.FAILED:
+                entry["error"] = {"code": job.error_code, "message": job.error_message}
+            manifest.append(entry)
+        archive.writestr("results.json", json.dumps(manifest, indent=1))
+    response = HttpResponse(out.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.zip"'
+    return response
+
+
+def _zip_name(external_id: str, taken: set[str]) -> str:
+    """A safe, unique file name for an external id (no paths, no traversal)."""
+    stem = _SAFE_NAME.sub("_", external_id).strip("._")[:100] or "item"
+    name, n = f"{stem}.png", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}.png"
+    taken.add(name)
+    return name

@@ -23,8 +23,11 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from generation import jobs
+from generation.intake import IntakeError
+from generation.intake.fetch import fetch_image
 from generation.models import Job
 from generation.notify import publish
+from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
 from generation.portrait.pipeline import PortraitPipeline
@@ -65,9 +68,13 @@ def process(job: Job, owner: str) -> None:
     logger.info("job started", extra=log)
     publish(job.pk, Job.State.RUNNING, 0.1)
     try:
+        if job.photo is not None:
+            photo = bytes(job.photo)
+        else:  # a batch item given by URL: fetched here, not in the request
+            photo = fetch_image(job.params["image_url"], fetch_policy())
         with _pipeline_lock:
-            result = pipeline().generate(bytes(job.photo), portrait_request(job))
-    except PortraitError as exc:
+            result = pipeline().generate(photo, portrait_request(job))
+    except (PortraitError, IntakeError) as exc:
         won = jobs.finish_failed(job, owner, exc.code, exc.message)
         state = Job.State.FAILED
     except Exception:

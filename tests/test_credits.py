@@ -23,7 +23,7 @@ def test_ledger_is_append_only(db):
 def test_release_happens_once_per_job(db):
     account, _ = make_account(credits=1)
     job = Job.objects.create(account=account, params={})
-    credits.reserve(account, job)
+    credits.reserve(account, [job])
     assert credits.balance(account) == 0
     assert credits.release(job) is True
     assert credits.release(job) is False
@@ -47,7 +47,7 @@ def test_two_concurrent_requests_for_the_last_credit(db):
             with transaction.atomic():
                 job = Job.objects.create(account=account, params={})
                 barrier.wait(timeout=10)
-                credits.reserve(account, job)
+                credits.reserve(account, [job])
             outcomes.append("charged")
         except credits.InsufficientCredits:
             outcomes.append("refused")
