@@ -7,13 +7,16 @@ cannot deliver or charge a second time; the credit ledger's unique
 """
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -24,6 +27,25 @@ from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)
 State = Job.State
+T = TypeVar("T")
+LOCKED_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+def retry_when_locked(write: Callable[[], T]) -> T:
+    """Run a database write, again if SQLite says the database is locked.
+
+    The embedded default runs the worker as a thread beside the server, both
+    writing to one SQLite file; without this a finished job could stay
+    `running` until its lease ran out. PostgreSQL never takes this path.
+    """
+    for delay in LOCKED_RETRY_DELAYS:
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(delay)
+    return write()
 
 
 @dataclass(frozen=True)
@@ -103,12 +125,14 @@ def claim(owner: str) -> Job | None:
         if not candidates:
             return None
         for pk in candidates:
-            taken = Job.objects.filter(_claimable(now), pk=pk).update(
-                state=State.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-                attempts=F("attempts") + 1,
-                started_at=Coalesce("started_at", now),
+            taken = retry_when_locked(
+                lambda pk=pk, now=now: Job.objects.filter(_claimable(now), pk=pk).update(
+                    state=State.RUNNING,
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                    attempts=F("attempts") + 1,
+                    started_at=Coalesce("started_at", now),
+                )
             )
             if not taken:
                 continue
@@ -121,10 +145,14 @@ def claim(owner: str) -> Job | None:
 
 def _finish(job: Job, owner: str, **fields) -> bool:
     now = timezone.now()
-    updated = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner).update(
-        photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
+    mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)
+    return bool(
+        retry_when_locked(
+            lambda: mine.update(
+                photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
+            )
+        )
     )
-    return bool(updated)
 
 
 def finish_done(job: Job, owner: str, delivery: Delivery) -> bool:
@@ -149,7 +177,7 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> bool:
         default_storage.delete(thumbnail)
         return False
     if not delivery.chargeable:
-        credits.release(job)
+        retry_when_locked(lambda: credits.release(job))
     return True
 
 
@@ -157,5 +185,5 @@ def finish_failed(job: Job, owner: str, code: str, message: str) -> bool:
     """Fail the job and give its credit back. False when another worker owns it."""
     won = _finish(job, owner, state=State.FAILED, error_code=code, error_message=message[:500])
     if won:
-        credits.release(job)
+        retry_when_locked(lambda: credits.release(job))
     return won

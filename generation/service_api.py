@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from accounts.auth import API_KEY_AUTH, ASYNC_API_KEY_AUTH
@@ -388,7 +388,7 @@ def batch_payload(request: HttpRequest, batch: Batch) -> dict:
     response={202: BatchOut, 400: ErrorOut, 402: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     openapi_extra=_BATCH_DOC,
 )
-def create_batch_endpoint(request: HttpRequest) -> tuple[int, dict]:
+def create_batch_endpoint(request: HttpRequest) -> Status:
     if request.content_type == "multipart/form-data":
         body, items = _archive_batch(request)
     else:
@@ -407,7 +407,7 @@ def create_batch_endpoint(request: HttpRequest) -> tuple[int, dict]:
             402, "insufficient_seats", f"{exc.needed} new employees but {exc.free} free seats."
         ) from None
     wake_workers()
-    return 202, batch_payload(request, batch)
+    return Status(202, batch_payload(request, batch))
 
 
 def _own_batch(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
