@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "avatarsite.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -169,7 +170,18 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "avatarsite.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "avatarsite.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": os.environ.get("LOG_FORMAT", "json"),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
@@ -188,6 +200,7 @@ GENERATE_WAIT_SECONDS = float(os.environ.get("GENERATE_WAIT_SECONDS", "10"))
 MAX_QUEUE_DEPTH = int(os.environ.get("MAX_QUEUE_DEPTH", "200"))
 INPUT_CACHE_HOURS = 24
 RESULT_RETENTION_HOURS = int(os.environ.get("RESULT_RETENTION_HOURS", "48"))
+PURGE_INTERVAL_SECONDS = float(os.environ.get("PURGE_INTERVAL_SECONDS", "3600"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024  # a base64 photo at the 20 MB limit fits
 SIGNED_URL_SECONDS = int(os.environ.get("SIGNED_URL_SECONDS", "3600"))
 # Hosts image_url may fetch from even on private addresses (tests, internal CDNs).

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from avatarsite.api import api
 from generation import files, views
+from generation.metrics import metrics_view
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("admin/", admin.site.urls),
     path("files/<str:token>", files.signed_file, name="signed-file"),
+    path("metrics", metrics_view, name="metrics"),
     path("v1/", api.urls),
     re_path(r"^v1/.*$", json_not_found),
 ]

@@ -431,7 +431,10 @@ def batch_status(request: HttpRequest, batch_id: uuid.UUID) -> dict:
     "/{batch_id}/results.zip",
     auth=API_KEY_AUTH,
     summary="The finished avatars, named by each item's external_id, plus results.json",
-    openapi_extra={"responses": {200: {"content": {"application/zip": {}}}}},
+    response={404: ErrorOut},
+    openapi_extra={
+        "responses": {200: {"description": "A zip file", "content": {"application/zip": {}}}}
+    },
 )
 def batch_results(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch = _own_batch(request, batch_id)

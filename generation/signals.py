@@ -7,7 +7,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from generation.avatars import create_identity_avatar, delete_avatar_files
-from generation.models import IdentityAvatar
+from generation.models import IdentityAvatar, Job
+from generation.retention import delete_job_files
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +28,9 @@ def give_new_user_an_avatar(sender, instance, created: bool, raw: bool = False, 
 @receiver(post_delete, sender=IdentityAvatar)
 def remove_avatar_files(sender, instance: IdentityAvatar, **kwargs) -> None:
     delete_avatar_files(instance)
+
+
+@receiver(post_delete, sender=Job)
+def remove_job_files(sender, instance: Job, **kwargs) -> None:
+    """Deleting an account (or a job) deletes its photos and avatars."""
+    delete_job_files(instance)

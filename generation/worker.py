@@ -31,6 +31,7 @@ from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
 from generation.portrait.pipeline import PortraitPipeline
+from generation.retention import purge_when_due
 
 logger = logging.getLogger(__name__)
 _pipeline: PortraitPipeline | None = None
@@ -107,6 +108,7 @@ def run_available_jobs(owner: str) -> int:
         while (job := jobs.claim(owner)) is not None:
             process(job, owner)
             count += 1
+        purge_when_due()
     finally:
         connections.close_all()
     return count

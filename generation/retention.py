@@ -1,0 +1,46 @@
+"""Retention: cached inputs are kept 24 hours, results RESULT_RETENTION_HOURS;
+`purge_expired` deletes what is past due. Workers run it every
+PURGE_INTERVAL_SECONDS; `manage.py purge_expired` runs it by hand or from cron."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from generation.models import Job
+
+logger = logging.getLogger(__name__)
+_last_purge = 0.0
+
+
+def delete_job_files(job: Job) -> None:
+    for field in (job.cached_input, job.avatar_file, job.thumbnail_file):
+        if field.name:
+            default_storage.delete(field.name)
+
+
+def purge_expired() -> dict[str, int]:
+    now = timezone.now()
+    inputs = Job.objects.filter(input_expires_at__lt=now).exclude(cached_input="")
+    for job in inputs:
+        default_storage.delete(job.cached_input.name)
+    purged_inputs = inputs.update(cached_input="", input_expires_at=None)
+    results = Job.objects.filter(result_expires_at__lt=now).exclude(avatar_file="")
+    for job in results:
+        default_storage.delete(job.avatar_file.name)
+        default_storage.delete(job.thumbnail_file.name)
+    purged_results = results.update(avatar_file="", thumbnail_file="", result_expires_at=None)
+    return {"inputs": purged_inputs, "results": purged_results}
+
+
+def purge_when_due() -> None:
+    """Called by workers between jobs; cheap when not due."""
+    global _last_purge
+    if time.monotonic() - _last_purge < settings.PURGE_INTERVAL_SECONDS:
+        return
+    _last_purge = time.monotonic()
+    counts = purge_expired()
+    if any(counts.values()):
+        logger.info("purged expired files: %s", counts)
