@@ -143,6 +143,13 @@ def claim(owner: str) -> Job | None:
             return job
 
 
+def renew_lease(job: Job, owner: str) -> bool:
+    """Extend the lease of a job this worker still holds; False if it lost it."""
+    expires = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)
+    return bool(retry_when_locked(lambda: mine.update(lease_expires_at=expires)))
+
+
 def _finish(job: Job, owner: str, **fields) -> bool:
     now = timezone.now()
     mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)

@@ -75,6 +75,14 @@ class JobOut(Schema):
     error: ErrorOut | None = None
 
 
+def _uuid(text: str) -> uuid.UUID | None:
+    """The id in a path, or None (matching nothing) when it is not a UUID."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
 def job_payload(request: HttpRequest | None, job: Job) -> dict:
     """A job as the API shows it (the same fields while waiting and when done)."""
     result = job.result or {}
@@ -215,8 +223,8 @@ def job_response(request: HttpRequest, job: Job) -> JsonResponse:
     "/generate",
     auth=ASYNC_API_KEY_AUTH,
     summary="Make a portrait avatar from a photo",
-    response={200: JobOut, 202: JobOut, 400: ErrorOut, 402: ErrorOut, 413: ErrorOut,
-              422: ErrorOut, 429: ErrorOut},
+    response={200: JobOut, 202: JobOut, 400: ErrorOut, 401: ErrorOut, 402: ErrorOut,
+              413: ErrorOut, 422: ErrorOut, 429: ErrorOut},
 )  # fmt: skip
 async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     """Waits up to GENERATE_WAIT_SECONDS for the avatar (200), else answers 202
@@ -231,11 +239,11 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
 @jobs_router.get(
     "/{job_id}",
     auth=API_KEY_AUTH,
-    response={200: JobOut, 404: ErrorOut},
+    response={200: JobOut, 401: ErrorOut, 404: ErrorOut},
     summary="A job's state, progress and result",
 )
-def job_status(request: HttpRequest, job_id: uuid.UUID) -> dict:
-    job = Job.objects.filter(pk=job_id, account=request.auth).first()
+def job_status(request: HttpRequest, job_id: str) -> dict:
+    job = Job.objects.filter(pk=_uuid(job_id), account=request.auth).first()
     if job is None:
         raise HttpError(404, "No such job.")
     return job_payload(request, job)
@@ -385,7 +393,14 @@ def batch_payload(request: HttpRequest, batch: Batch) -> dict:
     "/batch",
     auth=API_KEY_AUTH,
     summary="A team's photos in one call (JSON items, or a zip upload)",
-    response={202: BatchOut, 400: ErrorOut, 402: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={
+        202: BatchOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        402: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+    },  # fmt: skip
     openapi_extra=_BATCH_DOC,
 )
 def create_batch_endpoint(request: HttpRequest) -> Status:
@@ -410,8 +425,8 @@ def create_batch_endpoint(request: HttpRequest) -> Status:
     return Status(202, batch_payload(request, batch))
 
 
-def _own_batch(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
-    batch = Batch.objects.filter(pk=batch_id, account=request.auth).first()
+def _own_batch(request: HttpRequest, batch_id: str) -> Batch:
+    batch = Batch.objects.filter(pk=_uuid(batch_id), account=request.auth).first()
     if batch is None:
         raise HttpError(404, "No such batch.")
     return batch
@@ -420,10 +435,10 @@ def _own_batch(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
 @batches_router.get(
     "/{batch_id}",
     auth=API_KEY_AUTH,
-    response={200: BatchOut, 404: ErrorOut},
+    response={200: BatchOut, 401: ErrorOut, 404: ErrorOut},
     summary="A batch's progress and per-item results",
 )
-def batch_status(request: HttpRequest, batch_id: uuid.UUID) -> dict:
+def batch_status(request: HttpRequest, batch_id: str) -> dict:
     return batch_payload(request, _own_batch(request, batch_id))
 
 
@@ -431,12 +446,12 @@ def batch_status(request: HttpRequest, batch_id: uuid.UUID) -> dict:
     "/{batch_id}/results.zip",
     auth=API_KEY_AUTH,
     summary="The finished avatars, named by each item's external_id, plus results.json",
-    response={404: ErrorOut},
+    response={401: ErrorOut, 404: ErrorOut},
     openapi_extra={
         "responses": {200: {"description": "A zip file", "content": {"application/zip": {}}}}
     },
 )
-def batch_results(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+def batch_results(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _own_batch(request, batch_id)
     out = io.BytesIO()
     names: set[str] = set()

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.consumer import AsyncConsumer
@@ -63,6 +64,29 @@ def portrait_request(job: Job) -> PortraitRequest:
     )
 
 
+@contextlib.contextmanager
+def lease_kept(job: Job, owner: str) -> Iterator[None]:
+    """Renew the job's lease every third of its length while the block runs,
+    so a slow job is not taken over by another worker."""
+    done = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not done.wait(settings.JOB_LEASE_SECONDS / 3):
+                if not jobs.renew_lease(job, owner):
+                    return
+        finally:
+            connections.close_all()
+
+    keeper = threading.Thread(target=renew, name=f"lease-{job.pk}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
+
+
 def process(job: Job, owner: str) -> None:
     """Run one claimed job to done or failed, and tell whoever waits."""
     log = {"job_id": str(job.pk), "request_id": job.request_id, "worker": owner}
@@ -73,7 +97,7 @@ def process(job: Job, owner: str) -> None:
             photo = bytes(job.photo)
         else:  # a batch item given by URL: fetched here, not in the request
             photo = fetch_image(job.params["image_url"], fetch_policy())
-        with _pipeline_lock:
+        with _pipeline_lock, lease_kept(job, owner):
             result = pipeline().generate(photo, portrait_request(job))
     except (PortraitError, IntakeError) as exc:
         won = jobs.finish_failed(job, owner, exc.code, exc.message)

@@ -225,3 +225,21 @@ def test_two_concurrent_generate_calls_with_one_credit(settings):
     assert sorted(r.status_code for r in responses) == [200, 402]
     assert balance(account) == 0
     assert Job.objects.filter(state="done", charged=True).count() == 1
+
+
+def test_a_slow_job_keeps_its_lease(settings):
+    """While the pipeline works, the worker renews its lease, so nobody else
+    takes the job over."""
+    from generation import jobs
+    from generation.worker import lease_kept, worker_name
+
+    settings.JOB_LEASE_SECONDS = 0.6
+    account, _ = make_account("slow", credits=1)
+    Job.objects.create(account=account, params={})
+    owner = worker_name()
+    job = jobs.claim(owner)
+    with lease_kept(job, owner):
+        time.sleep(1.5)  # well past the lease's length
+        assert jobs.claim(worker_name()) is None
+    time.sleep(0.8)
+    assert jobs.claim(worker_name()).pk == job.pk  # renewal stopped with the block
