@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.utils import timezone
 
-from accounts.models import User
+from accounts import credits
+from accounts.keys import issue_key, revoke
+from accounts.models import ApiKey, CreditEntry, PlatformAccount, User
 
 
 @admin.register(User)
@@ -10,3 +13,72 @@ class AvatarUserAdmin(UserAdmin):
     list_filter = ("role", "team", "is_staff", "is_superuser")
     fieldsets = UserAdmin.fieldsets + (("Avatar", {"fields": ("role", "team")}),)
     add_fieldsets = UserAdmin.add_fieldsets + (("Avatar", {"fields": ("role", "team")}),)
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # keys are issued by `create_account` or the "issue a key" action
+
+
+class CreditEntryInline(admin.TabularInline):
+    model = CreditEntry
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "delta", "reason", "job", "note")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # the ledger is append-only: use the "grant credits" action
+
+
+@admin.register(PlatformAccount)
+class PlatformAccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "default_platform", "seats", "seats_used", "balance", "is_active")
+    search_fields = ("name",)
+    readonly_fields = ("balance", "seats_used", "created_at")
+    inlines = (ApiKeyInline, CreditEntryInline)
+    actions = ("issue_key", "grant_100_credits")
+
+    @admin.display(description="credits")
+    def balance(self, account: PlatformAccount) -> int:
+        return credits.balance(account)
+
+    @admin.display(description="seats used")
+    def seats_used(self, account: PlatformAccount) -> int:
+        return account.seat_set.count()
+
+    @admin.action(description="Issue a new API key (shown once)")
+    def issue_key(self, request, queryset) -> None:
+        for account in queryset:
+            key = issue_key(account, name=f"admin {timezone.now():%Y-%m-%d}")
+            self.message_user(request, f"{account.name}: {key}  (store it now; it is not kept)")
+
+    @admin.action(description="Grant 100 credits")
+    def grant_100_credits(self, request, queryset) -> None:
+        for account in queryset:
+            credits.grant(account, 100, note=f"granted by {request.user}")
+        self.message_user(request, f"Granted 100 credits to {queryset.count()} account(s).")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("account", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    readonly_fields = ("account", "prefix", "digest", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke_keys",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_keys(self, request, queryset) -> None:
+        for key in queryset:
+            revoke(key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
