@@ -8,7 +8,7 @@ import time
 import uuid
 import zipfile
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connections
@@ -197,7 +197,7 @@ async def off_loop(function, *args):
 async def wait_for(job_id, timeout: float) -> Job:
     """The job once finished, or as it stands when `timeout` runs out."""
     deadline = time.monotonic() + timeout
-    get = sync_to_async(Job.objects.get)
+    get = sync_to_async(Job.objects.defer("photo").get)
     async with JobWaiter(job_id) as wait:
         while True:
             job = await get(pk=job_id)
@@ -231,7 +231,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     with the job id to poll at /v1/jobs/{id}."""
     job, created = await off_loop(accept, request, body)
     if created:
-        await sync_to_async(wake_workers)()
+        await wake_workers()
     job = await wait_for(job.pk, settings.GENERATE_WAIT_SECONDS)
     return await sync_to_async(job_response)(request, job)
 
@@ -243,7 +243,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     summary="A job's state, progress and result",
 )
 def job_status(request: HttpRequest, job_id: str) -> dict:
-    job = Job.objects.filter(pk=_uuid(job_id), account=request.auth).first()
+    job = Job.objects.defer("photo").filter(pk=_uuid(job_id), account=request.auth).first()
     if job is None:
         raise HttpError(404, "No such job.")
     return job_payload(request, job)
@@ -370,7 +370,7 @@ def _archive_batch(request: HttpRequest) -> tuple[BatchIn, list[BatchItem]]:
 def batch_payload(request: HttpRequest, batch: Batch) -> dict:
     items = [
         {**job_payload(request, job), "external_id": job.external_id}
-        for job in batch.jobs.order_by("external_id")
+        for job in batch.jobs.defer("photo").order_by("external_id")
     ]
     done = sum(item["state"] == Job.State.DONE for item in items)
     failed = sum(item["state"] == Job.State.FAILED for item in items)
@@ -421,7 +421,7 @@ def create_batch_endpoint(request: HttpRequest) -> Status:
         raise ApiError(
             402, "insufficient_seats", f"{exc.needed} new employees but {exc.free} free seats."
         ) from None
-    wake_workers()
+    async_to_sync(wake_workers)()
     return Status(202, batch_payload(request, batch))
 
 

@@ -15,8 +15,8 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import async_to_sync, sync_to_async
 from channels.consumer import AsyncConsumer
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -122,10 +122,10 @@ def process(job: Job, owner: str) -> None:
         logger.warning("job taken over by another worker; result discarded", extra=log)
 
 
-def run_available_jobs(owner: str) -> int:
-    """Claim and run jobs until none is left; how many ran. The thread's
-    database connections are closed when the queue is empty (an idle worker
-    holds none)."""
+def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
+    """Claim and run jobs until none is left; how many ran. When the queue is
+    empty the thread's database connection is closed, unless this is a worker
+    process's own job thread (`keep_connection`), which reuses it."""
     close_old_connections()
     count = 0
     try:
@@ -134,7 +134,10 @@ def run_available_jobs(owner: str) -> int:
             count += 1
         purge_when_due()
     finally:
-        connections.close_all()
+        if keep_connection:
+            close_old_connections()
+        else:
+            connections.close_all()
     return count
 
 
@@ -184,13 +187,13 @@ def stop_embedded_worker() -> None:
         worker.stop()
 
 
-def wake_workers() -> None:
+async def wake_workers() -> None:
     """Nudge a worker: the embedded thread, or one runworker through the channel layer."""
     if settings.EMBEDDED_WORKER:
         embedded_worker().wake.set()
         return
     with contextlib.suppress(ChannelFull):  # busy workers poll the queue anyway
-        async_to_sync(get_channel_layer().send)(settings.WORKER_CHANNEL, {"type": "job.wake"})
+        await get_channel_layer().send(settings.WORKER_CHANNEL, {"type": "job.wake"})
 
 
 class JobWorkerConsumer(AsyncConsumer):
@@ -209,10 +212,11 @@ class JobWorkerConsumer(AsyncConsumer):
 
     async def serve(self) -> None:
         owner = worker_name()
-        run = sync_to_async(run_available_jobs, thread_sensitive=False)
+        loop = asyncio.get_running_loop()
+        job_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avatar-jobs")
         while True:
             try:
-                await run(owner)
+                await loop.run_in_executor(job_thread, run_available_jobs, owner, True)
             except Exception:
                 logger.exception("worker loop")
             with contextlib.suppress(TimeoutError):
