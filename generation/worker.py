@@ -124,8 +124,8 @@ def process(job: Job, owner: str) -> None:
 
 def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
     """Claim and run jobs until none is left; how many ran. When the queue is
-    empty the thread's database connection is closed, unless this is a worker
-    process's own job thread (`keep_connection`), which reuses it."""
+    empty the thread's database connection is closed, unless this is a
+    worker's own long-lived job thread (`keep_connection`), which reuses it."""
     close_old_connections()
     count = 0
     try:
@@ -151,13 +151,16 @@ class EmbeddedWorker(threading.Thread):
         self.owner = worker_name()
 
     def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                run_available_jobs(self.owner)
-            except Exception:
-                logger.exception("embedded worker loop")
-            self.wake.wait(settings.JOB_POLL_SECONDS)
-            self.wake.clear()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    run_available_jobs(self.owner, keep_connection=True)
+                except Exception:
+                    logger.exception("embedded worker loop")
+                self.wake.wait(settings.JOB_POLL_SECONDS)
+                self.wake.clear()
+        finally:
+            connections.close_all()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the job in hand, then end the thread."""
