@@ -11,13 +11,33 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
+from concurrent.futures import Future
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 _waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(list)
 _lock = threading.Lock()
+_events_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """One event loop, on its own thread, for every group_send of this process:
+    the channel layer keeps its Redis connections per loop, so a loop per
+    message (async_to_sync from a worker thread) would connect every time."""
+    global _events_loop
+    with _lock:
+        if _events_loop is None:
+            _events_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=_events_loop.run_forever, name="job-events", daemon=True
+            ).start()
+        return _events_loop
+
+
+def _log_failure(future: Future) -> None:
+    if future.exception() is not None:
+        logger.warning("Could not publish job progress", exc_info=future.exception())
 
 
 def group_name(job_id) -> str:
@@ -35,10 +55,10 @@ def publish(job_id, state: str, progress: float, **extra) -> None:
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         return  # in-memory groups live in one event loop; local waiters are told above
     message = {"type": "job.progress", "job": key, "state": state, "progress": progress, **extra}
-    try:
-        async_to_sync(layer.group_send)(group_name(key), message)
-    except Exception:
-        logger.warning("Could not publish progress of job %s", key, exc_info=True)
+    sending = asyncio.run_coroutine_threadsafe(
+        layer.group_send(group_name(key), message), _publisher_loop()
+    )
+    sending.add_done_callback(_log_failure)
 
 
 class JobWaiter:
