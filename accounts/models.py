@@ -35,13 +35,27 @@ class PlatformAccount(models.Model):
         default=0, help_text="Seats for team batches; 0: batches are paid in credits."
     )
     is_active = models.BooleanField(default=True)
-    ledger_seq = models.PositiveBigIntegerField(
-        default=0, editable=False, help_text="Bumped by every ledger write, to lock the account."
+    credit_balance = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="The running sum of the credit ledger, changed in the same transaction as "
+        "each entry, so spending is one conditional update.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Saving an account never writes its balance: only ledger entries
+        move it (accounts.credits), so a stale instance cannot undo a spend."""
+        if self.pk is not None and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "credit_balance"
+            ]
+        super().save(*args, **kwargs)
 
 
 class ApiKey(models.Model):

@@ -235,7 +235,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     if created:
         await wake_workers()
     job = await wait_for(job.pk, settings.GENERATE_WAIT_SECONDS)
-    return await sync_to_async(job_response)(request, job)
+    return job_response(request, job)  # no database access: builds from the loaded row
 
 
 @jobs_router.get(

@@ -20,6 +20,16 @@ def test_ledger_is_append_only(db):
     assert credits.balance(account) == 3
 
 
+def test_reserving_more_than_the_balance_takes_nothing(db):
+    account, _ = make_account(credits=2)
+    jobs = [Job.objects.create(account=account, params={}) for _ in range(3)]
+    with pytest.raises(credits.InsufficientCredits):
+        credits.reserve(account, jobs)
+    assert credits.balance(account) == 2 == credits.ledger_total(account)
+    credits.reserve(account, jobs[:2])
+    assert credits.balance(account) == 0 == credits.ledger_total(account)
+
+
 def test_release_happens_once_per_job(db):
     account, _ = make_account(credits=1)
     job = Job.objects.create(account=account, params={})
@@ -27,7 +37,7 @@ def test_release_happens_once_per_job(db):
     assert credits.balance(account) == 0
     assert credits.release(job) is True
     assert credits.release(job) is False
-    assert credits.balance(account) == 1
+    assert credits.balance(account) == 1 == credits.ledger_total(account)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -60,6 +70,14 @@ def test_two_concurrent_requests_for_the_last_credit(db):
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["charged", "refused"]
-    assert credits.balance(account) == 0
+    assert credits.balance(account) == 0 == credits.ledger_total(account)
     assert CreditEntry.objects.filter(reason="reserve").count() == 1
     assert Job.objects.count() == 1
+
+
+def test_saving_a_stale_account_keeps_the_balance(db):
+    account, _ = make_account("stale", credits=0)  # this instance still says 0
+    credits.grant(account, 7)
+    account.default_platform = "twitter"
+    account.save()
+    assert credits.balance(account) == 7 == credits.ledger_total(account)
