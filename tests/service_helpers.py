@@ -30,3 +30,17 @@ def client_for(key: str) -> Client:
 
 def post_json(client: Client, url: str, body: dict, **headers):
     return client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+
+def require_services(problems: list[str]) -> None:
+    """Missing local services: a failure under CI=true (they are part of the
+    machine there), a skip on a developer's machine without them."""
+    if not problems:
+        return
+    import os
+
+    import pytest
+
+    if os.environ.get("CI") == "true":
+        pytest.fail("required in CI: " + "; ".join(problems))
+    pytest.skip("; ".join(problems))

@@ -2,13 +2,13 @@
 PostgreSQL and Redis answer. No timing is asserted."""
 
 import io
-import os
 import re
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from bench import service_bench as sb
+from tests.service_helpers import require_services
 
 
 def test_percentile_and_rate():
@@ -60,11 +60,7 @@ def test_printing_helpers():
 
 @pytest.mark.slow
 def test_bench_service_quick_prints_figures():
-    problems = sb.unreachable_services()
-    if problems:
-        if os.environ.get("CI") == "true":
-            pytest.fail("required in CI: " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
+    require_services(sb.unreachable_services())
     buf = io.StringIO()
     call_command("bench_service", "--quick", stdout=buf)
     text = buf.getvalue()

@@ -7,7 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
+from tests.service_helpers import require_services
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -78,9 +78,7 @@ def redis_or_skip() -> None:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI at {REDIS_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+        require_services([f"Redis at {REDIS_URL}"])
 
 
 def test_redis_channel_layer_carries_group_messages():

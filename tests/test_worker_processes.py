@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench import service_bench as sb
+from tests.service_helpers import require_services
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +30,7 @@ IDLE_CHECK_SECONDS = 8.0  # > channels_redis' 5 s blocking receive
 
 @pytest.fixture
 def services():
-    problems = sb.unreachable_services()
-    if problems:
-        if os.environ.get("CI") == "true":
-            pytest.fail("required in CI: " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
+    require_services(sb.unreachable_services())
 
 
 def owner_pid(lease_owner: str) -> int:
