@@ -99,10 +99,9 @@ def enqueue(
 
 
 def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Job, bool]:
-    """The job for this Idempotency-Key, created if new; (job, created)."""
-    existing = find_idempotent(account, key)
-    if existing is not None:
-        return existing, False
+    """Accept a job under an Idempotency-Key the caller found unused (with
+    find_idempotent); if a concurrent request took the key meanwhile, its job.
+    (job, created)."""
     try:
         return enqueue(account, idempotency_key=key, **kwargs), True
     except IntegrityError:

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
@@ -321,8 +322,15 @@ def _item(item: BatchItemIn) -> BatchItem:
         if not item.image_url.lower().startswith(("http://", "https://")):
             raise ApiError(400, "invalid_item", f"{external_id}: image_url must be http(s).")
         return BatchItem(external_id, image_url=item.image_url)
+    return _photo_item(
+        external_id, lambda: decode_base64(item.image_base64, DEFAULT_LIMITS.max_bytes)
+    )
+
+
+def _photo_item(external_id: str, read: Callable[[], bytes]) -> BatchItem:
+    """An item with its photo read and header-checked; any refusal names the item."""
     try:
-        photo = decode_base64(item.image_base64, DEFAULT_LIMITS.max_bytes)
+        photo = read()
         check_photo_header(photo)
     except ApiError as exc:
         raise ApiError(400, "invalid_item", f"{external_id}: {exc.code}: {exc.message}") from None
@@ -357,16 +365,7 @@ def _archive_batch(request: HttpRequest) -> tuple[BatchIn, list[BatchItem]]:
     except IntakeError as exc:
         status = 413 if exc.code == "archive_too_large" else 400
         raise ApiError(status, exc.code, exc.message) from None
-    items = []
-    for external_id, data in photos:
-        try:
-            check_photo_header(data)
-        except ApiError as exc:
-            raise ApiError(
-                400, "invalid_item", f"{external_id}: {exc.code}: {exc.message}"
-            ) from None
-        items.append(BatchItem(external_id, photo=data))
-    return body, items
+    return body, [_photo_item(external_id, lambda d=data: d) for external_id, data in photos]
 
 
 def batch_payload(request: HttpRequest, batch: Batch) -> dict:
