@@ -1,11 +1,11 @@
 """API authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
 from accounts.keys import authenticate
 from accounts.models import PlatformAccount
+from avatarsite.off_loop import off_loop
 
 
 def _account(request: HttpRequest, raw: str) -> PlatformAccount | None:
@@ -32,17 +32,17 @@ API_KEY_AUTH = [BearerKey(), HeaderKey()]
 
 
 class AsyncBearerKey(HttpBearer):
-    """For async operations: the key lookup runs in a thread, off the event loop."""
+    """For async operations: the key lookup runs in a pool thread, off the event loop."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> PlatformAccount | None:
-        return await sync_to_async(_account)(request, token)
+        return await off_loop(_account, request, token)
 
 
 class AsyncHeaderKey(APIKeyHeader):
     param_name = "X-API-Key"
 
     async def authenticate(self, request: HttpRequest, key: str | None) -> PlatformAccount | None:
-        return await sync_to_async(_account)(request, key) if key else None
+        return await off_loop(_account, request, key) if key else None
 
 
 ASYNC_API_KEY_AUTH = [AsyncBearerKey(), AsyncHeaderKey()]

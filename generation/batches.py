@@ -11,6 +11,7 @@ from django.db import transaction
 
 from accounts import credits
 from accounts.models import PlatformAccount, Seat
+from generation.job_photos import write_photos
 from generation.models import Batch, Job
 
 MAX_BATCH_ITEMS = 500
@@ -45,11 +46,13 @@ def create_batch(account: PlatformAccount, params: dict, items: list[BatchItem])
                     account=account,
                     batch=batch,
                     external_id=item.external_id,
-                    photo=item.photo,
                     params={**params, "billing": billing, "image_url": item.image_url},
                 )
                 for item in items
             ]
+        )
+        write_photos(
+            {job.pk: item.photo for job, item in zip(created, items, strict=True) if item.photo}
         )
         if uses_seats:
             _take_seats(account, [item.external_id for item in items])

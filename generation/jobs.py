@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import credits
 from accounts.models import PlatformAccount
+from generation.job_photos import read_photo, write_photos
 from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,14 @@ def retry_when_locked(write: Callable[[], T]) -> T:
                 raise
             time.sleep(delay)
     return write()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job a worker holds, with its input photo (None for a batch item given by URL)."""
+
+    job: Job
+    photo: bytes | None
 
 
 @dataclass(frozen=True)
@@ -82,13 +91,13 @@ def enqueue(
     with transaction.atomic():
         job = Job.objects.create(
             account=account,
-            photo=photo,
             params=params,
             idempotency_key=idempotency_key,
             request_id=request_id,
             batch=batch,
             external_id=external_id,
         )
+        write_photos({job.pk: photo})
         if reserve_credit:
             credits.reserve(account, [job])
     if cache_input:
@@ -112,7 +121,7 @@ def _claimable(now) -> Q:
     return Q(state=State.QUEUED) | Q(state=State.RUNNING, lease_expires_at__lt=now)
 
 
-def claim(owner: str) -> Job | None:
+def claim(owner: str) -> Claimed | None:
     """Take the oldest queued job, or one whose worker's lease expired."""
     while True:
         now = timezone.now()
@@ -139,7 +148,7 @@ def claim(owner: str) -> Job | None:
             if job.attempts > settings.JOB_MAX_ATTEMPTS:
                 finish_failed(job, owner, "worker_lost", "Workers failed this job repeatedly.")
                 continue
-            return job
+            return Claimed(job, read_photo(pk))
 
 
 def renew_lease(job: Job, owner: str) -> bool:

@@ -189,6 +189,14 @@ class Batch(models.Model):
         return f"batch {self.pk} ({self.total} photos)"
 
 
+class JobManager(models.Manager):
+    """Jobs without their input photo: it is large and only a worker needs it,
+    through generation.job_photos."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().defer("photo")
+
+
 class Job(models.Model):
     """One avatar to make: a database row with a state machine and a lease.
 
@@ -233,6 +241,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobManager()
 
     class Meta:
         ordering = ("created_at",)

@@ -3,11 +3,13 @@ waiting API calls), and a process-local wake-up for callers waiting here.
 
 A waiting request registers an asyncio event with its own loop; whoever
 finishes the job in this process sets it thread-safely. Other processes hear
-through the channel layer. The database stays the source of truth: waiters
-re-read the job after every wake-up and on a short poll.
+through the channel layer. Waiters wake when the job ends, not on progress.
+The database stays the source of truth: they re-read the job after every
+wake-up and on a short poll.
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import defaultdict
@@ -19,6 +21,7 @@ logger = logging.getLogger(__name__)
 _waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(list)
 _lock = threading.Lock()
 _events_loop: asyncio.AbstractEventLoop | None = None
+FINAL_STATES = ("done", "failed")
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -48,7 +51,7 @@ def publish(job_id, state: str, progress: float, **extra) -> None:
     """Tell this process's waiters and the job's channel-layer group."""
     key = str(job_id)
     with _lock:
-        waiters = list(_waiters.get(key, ()))
+        waiters = list(_waiters.get(key, ())) if state in FINAL_STATES else []
     for loop, event in waiters:
         loop.call_soon_threadsafe(event.set)
     layer = get_channel_layer()
@@ -62,8 +65,8 @@ def publish(job_id, state: str, progress: float, **extra) -> None:
 
 
 class JobWaiter:
-    """`async with JobWaiter(job_id) as wait: await wait(timeout)`: wakes on this
-    process's publish() or a channel-layer message for the job."""
+    """`async with JobWaiter(job_id) as wait: await wait(timeout)`: wakes when
+    this process's publish() or a channel-layer message says the job ended."""
 
     def __init__(self, job_id) -> None:
         self.key = str(job_id)
@@ -71,6 +74,7 @@ class JobWaiter:
         self.loop = asyncio.get_running_loop()
         self.layer = get_channel_layer()
         self.channel: str | None = None
+        self.listening: asyncio.Task | None = None
 
     async def __aenter__(self):
         with _lock:
@@ -78,20 +82,30 @@ class JobWaiter:
         if self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer):
             self.channel = await self.layer.new_channel()
             await self.layer.group_add(group_name(self.key), self.channel)
+            # One receive for the waiter's life: cancelling a receive can drop
+            # the message it was taking.
+            self.listening = asyncio.ensure_future(self._listen())
         return self.wait
 
     async def wait(self, timeout: float) -> None:
-        tasks = [asyncio.ensure_future(self.event.wait())]
-        if self.channel is not None:
-            tasks.append(asyncio.ensure_future(self.layer.receive(self.channel)))
-        done, pending = await asyncio.wait(tasks, timeout=timeout, return_when="FIRST_COMPLETED")
-        for task in pending:
-            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
         self.event.clear()
+
+    async def _listen(self) -> None:
+        try:
+            while True:
+                message = await self.layer.receive(self.channel)
+                if message.get("state") in FINAL_STATES:
+                    self.event.set()
+        except Exception:  # the waiter still polls the database
+            logger.warning("Could not listen for job events", exc_info=True)
 
     async def __aexit__(self, *exc) -> None:
         with _lock:
             self._forget()
+        if self.listening is not None:
+            self.listening.cancel()
         if self.channel is not None:
             await self.layer.group_discard(group_name(self.key), self.channel)
 

@@ -9,10 +9,9 @@ import uuid
 import zipfile
 from collections.abc import Callable
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -21,6 +20,7 @@ from accounts.auth import API_KEY_AUTH, ASYNC_API_KEY_AUTH
 from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
 from avatarsite.errors import ApiError
+from avatarsite.off_loop import off_loop
 from generation import jobs
 from generation.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
 from generation.files import file_url
@@ -182,28 +182,12 @@ def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
         raise ApiError(402, "insufficient_credits", "The account has no credit left.") from None
 
 
-async def off_loop(function, *args):
-    """Run blocking work (image fetching, the database) in a pool thread. The
-    thread keeps its database connection for the next request, within
-    CONN_MAX_AGE, as request threads do (a new PostgreSQL connection costs ms)."""
-
-    def call():
-        close_old_connections()
-        try:
-            return function(*args)
-        finally:
-            close_old_connections()
-
-    return await sync_to_async(call, thread_sensitive=False)()
-
-
 async def wait_for(job_id, timeout: float) -> Job:
     """The job once finished, or as it stands when `timeout` runs out."""
     deadline = time.monotonic() + timeout
-    get = sync_to_async(Job.objects.defer("photo").get)
     async with JobWaiter(job_id) as wait:
         while True:
-            job = await get(pk=job_id)
+            job = await off_loop(Job.objects.get, pk=job_id)
             remaining = deadline - time.monotonic()
             if job.is_finished or remaining <= 0:
                 return job
@@ -246,7 +230,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     summary="A job's state, progress and result",
 )
 def job_status(request: HttpRequest, job_id: str) -> dict:
-    job = Job.objects.defer("photo").filter(pk=_uuid(job_id), account=request.auth).first()
+    job = Job.objects.filter(pk=_uuid(job_id), account=request.auth).first()
     if job is None:
         raise HttpError(404, "No such job.")
     return job_payload(request, job)
@@ -371,7 +355,7 @@ def _archive_batch(request: HttpRequest) -> tuple[BatchIn, list[BatchItem]]:
 def batch_payload(request: HttpRequest, batch: Batch) -> dict:
     items = [
         {**job_payload(request, job), "external_id": job.external_id}
-        for job in batch.jobs.defer("photo").order_by("external_id")
+        for job in batch.jobs.order_by("external_id")
     ]
     done = sum(item["state"] == Job.State.DONE for item in items)
     failed = sum(item["state"] == Job.State.FAILED for item in items)

@@ -87,15 +87,15 @@ def lease_kept(job: Job, owner: str) -> Iterator[None]:
         keeper.join()
 
 
-def process(job: Job, owner: str) -> None:
+def process(claimed: jobs.Claimed, owner: str) -> None:
     """Run one claimed job to done or failed, and tell whoever waits."""
+    job = claimed.job
     log = {"job_id": str(job.pk), "request_id": job.request_id, "worker": owner}
     logger.info("job started", extra=log)
     publish(job.pk, Job.State.RUNNING, 0.1)
     try:
-        if job.photo is not None:
-            photo = bytes(job.photo)
-        else:  # a batch item given by URL: fetched here, not in the request
+        photo = claimed.photo
+        if photo is None:  # a batch item given by URL: fetched here, not in the request
             photo = fetch_image(job.params["image_url"], fetch_policy())
         with _pipeline_lock, lease_kept(job, owner):
             result = pipeline().generate(photo, portrait_request(job))
@@ -129,8 +129,8 @@ def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
     close_old_connections()
     count = 0
     try:
-        while (job := jobs.claim(owner)) is not None:
-            process(job, owner)
+        while (claimed := jobs.claim(owner)) is not None:
+            process(claimed, owner)
             count += 1
         purge_when_due()
     finally:

@@ -237,9 +237,9 @@ def test_a_slow_job_keeps_its_lease(settings):
     account, _ = make_account("slow", credits=1)
     Job.objects.create(account=account, params={})
     owner = worker_name()
-    job = jobs.claim(owner)
+    job = jobs.claim(owner).job
     with lease_kept(job, owner):
         time.sleep(1.5)  # well past the lease's length
         assert jobs.claim(worker_name()) is None
     time.sleep(0.8)
-    assert jobs.claim(worker_name()).pk == job.pk  # renewal stopped with the block
+    assert jobs.claim(worker_name()).job.pk == job.pk  # renewal stopped with the block
