@@ -10,11 +10,12 @@ django_asgi_app = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
 
+from avatarsite.api_handler import ApiASGIHandler, route_http  # noqa: E402
 from generation.worker import JobWorkerConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": route_http(ApiASGIHandler(), django_asgi_app),
         "channel": ChannelNameRouter({settings.WORKER_CHANNEL: JobWorkerConsumer.as_asgi()}),
     }
 )

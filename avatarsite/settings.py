@@ -69,7 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "avatarsite.logs.request_id_middleware",
-    "django.middleware.security.SecurityMiddleware",
+    "avatarsite.api_handler.InlineSecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -22,6 +22,8 @@ _waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = def
 _lock = threading.Lock()
 _events_loop: asyncio.AbstractEventLoop | None = None
 FINAL_STATES = ("done", "failed")
+SEND_TIMEOUT_SECONDS = 2.0
+_leaving: set[asyncio.Task] = set()  # group_discards finishing after their response
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -48,7 +50,9 @@ def group_name(job_id) -> str:
 
 
 def publish(job_id, state: str, progress: float, **extra) -> None:
-    """Tell this process's waiters and the job's channel-layer group."""
+    """Tell this process's waiters and the job's channel-layer group. A job's
+    end is sent before this returns: the worker's next claim would otherwise
+    hold the interpreter while the event waits for its thread."""
     key = str(job_id)
     with _lock:
         waiters = list(_waiters.get(key, ())) if state in FINAL_STATES else []
@@ -62,6 +66,9 @@ def publish(job_id, state: str, progress: float, **extra) -> None:
         layer.group_send(group_name(key), message), _publisher_loop()
     )
     sending.add_done_callback(_log_failure)
+    if state in FINAL_STATES:
+        with contextlib.suppress(Exception):  # logged by the callback
+            sending.result(timeout=SEND_TIMEOUT_SECONDS)
 
 
 class JobWaiter:
@@ -106,8 +113,12 @@ class JobWaiter:
             self._forget()
         if self.listening is not None:
             self.listening.cancel()
-        if self.channel is not None:
-            await self.layer.group_discard(group_name(self.key), self.channel)
+        if self.channel is not None:  # left in the background: the answer need not wait
+            leaving = asyncio.ensure_future(
+                self.layer.group_discard(group_name(self.key), self.channel)
+            )
+            _leaving.add(leaving)
+            leaving.add_done_callback(_leaving.discard)
 
     def _forget(self) -> None:
         waiters = _waiters.get(self.key, [])
