@@ -16,9 +16,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts import credits
@@ -117,38 +115,52 @@ def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Jo
         return Job.objects.get(account=account, idempotency_key=key), False
 
 
-def _claimable(now) -> Q:
-    return Q(state=State.QUEUED) | Q(state=State.RUNNING, lease_expires_at__lt=now)
+def _claim_sql() -> str:
+    """One statement takes the oldest claimable job: PostgreSQL's SKIP LOCKED
+    lets concurrent workers pass each other; SQLite has one writer anyway."""
+    quote = connection.ops.quote_name
+    table = quote(Job._meta.db_table)
+    column = {f.name: quote(f.column) for f in Job._meta.concrete_fields}
+    claimable = (
+        f"({column['state']} = %s OR ({column['state']} = %s AND "
+        f"{column['lease_expires_at']} < %s))"
+    )
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    return (
+        f"UPDATE {table} SET {column['state']} = %s, {column['lease_owner']} = %s, "
+        f"{column['lease_expires_at']} = %s, {column['attempts']} = {column['attempts']} + 1, "
+        f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
+        f"WHERE {column['id']} = (SELECT {column['id']} FROM {table} WHERE {claimable} "
+        f"ORDER BY {column['created_at']} LIMIT 1{lock}) AND {claimable} "
+        f"RETURNING {column['id']}"
+    )
 
 
 def claim(owner: str) -> Claimed | None:
     """Take the oldest queued job, or one whose worker's lease expired."""
     while True:
         now = timezone.now()
-        candidates = list(
-            Job.objects.filter(_claimable(now))
-            .order_by("created_at")
-            .values_list("pk", flat=True)[:8]
+        at = connection.ops.adapt_datetimefield_value(now)
+        expires = connection.ops.adapt_datetimefield_value(
+            now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
         )
-        if not candidates:
+        claimable = [State.QUEUED, State.RUNNING, at]
+        params = [State.RUNNING, owner, expires, at, *claimable, *claimable]
+
+        def take(params=params) -> tuple | None:
+            with connection.cursor() as cursor:
+                cursor.execute(_claim_sql(), params)
+                return cursor.fetchone()
+
+        row = retry_when_locked(take)
+        if row is None:
             return None
-        for pk in candidates:
-            taken = retry_when_locked(
-                lambda pk=pk, now=now: Job.objects.filter(_claimable(now), pk=pk).update(
-                    state=State.RUNNING,
-                    lease_owner=owner,
-                    lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-                    attempts=F("attempts") + 1,
-                    started_at=Coalesce("started_at", now),
-                )
-            )
-            if not taken:
-                continue
-            job = Job.objects.select_related("account").get(pk=pk)
-            if job.attempts > settings.JOB_MAX_ATTEMPTS:
-                finish_failed(job, owner, "worker_lost", "Workers failed this job repeatedly.")
-                continue
-            return Claimed(job, read_photo(pk))
+        job = Job.objects.select_related("account").get(pk=row[0])
+        if job.attempts > settings.JOB_MAX_ATTEMPTS:
+            finish_failed(job, owner, "worker_lost", "Workers failed this job repeatedly.")
+            continue
+        return Claimed(job, read_photo(job.pk))
 
 
 def renew_lease(job: Job, owner: str) -> bool:

@@ -243,3 +243,28 @@ def test_a_slow_job_keeps_its_lease(settings):
         assert jobs.claim(worker_name()) is None
     time.sleep(0.8)
     assert jobs.claim(worker_name()).job.pk == job.pk  # renewal stopped with the block
+
+
+def test_claims_take_the_oldest_job_and_give_up_on_one_that_keeps_losing_workers(settings):
+    """Expired leases are taken over; past JOB_MAX_ATTEMPTS the job fails as
+    worker_lost, its credit is given back, and the next job is claimed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generation import jobs
+    from generation.worker import worker_name
+
+    account, _ = make_account("unlucky", credits=2)
+    doomed = jobs.enqueue(account, b"photo-1", {})
+    fresh = jobs.enqueue(account, b"photo-2", {})
+    expired = timezone.now() - timedelta(seconds=1)
+    Job.objects.filter(pk=doomed.pk).update(
+        state="running", attempts=settings.JOB_MAX_ATTEMPTS, lease_expires_at=expired
+    )
+    claimed = jobs.claim(worker_name())
+    assert claimed.job.pk == fresh.pk and claimed.photo == b"photo-2"
+    doomed.refresh_from_db()
+    assert (doomed.state, doomed.error_code, doomed.charged) == ("failed", "worker_lost", False)
+    assert balance(account) == 1  # the doomed job's credit came back; fresh holds one
+    assert jobs.claim(worker_name()) is None
