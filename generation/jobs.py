@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from accounts import credits
@@ -170,21 +171,35 @@ def renew_lease(job: Job, owner: str) -> bool:
     return bool(retry_when_locked(lambda: mine.update(lease_expires_at=expires)))
 
 
-def _finish(job: Job, owner: str, **fields) -> bool:
+# What a waiting request needs of an ended job (sent with its end event).
+ENDED_FIELDS = ("state", "result", "avatar_file", "thumbnail_file", "charged", "error_code",
+                "error_message")  # fmt: skip
+
+
+def _finish(job: Job, owner: str, **fields) -> dict | None:
+    """End a job this worker holds: its ENDED_FIELDS as stored (JSON-ready),
+    or None when another worker owns it now."""
     now = timezone.now()
     mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)
-    return bool(
-        retry_when_locked(
-            lambda: mine.update(
-                photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
-            )
+    won = retry_when_locked(
+        lambda: mine.update(
+            photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
         )
     )
+    if not won:
+        return None
+    ended = {"progress": 1.0}
+    for name in ENDED_FIELDS:
+        value = fields.get(name, getattr(job, name))
+        ended[name] = value.name if isinstance(value, FieldFile) else value
+    ended["state"] = str(ended["state"])
+    return ended
 
 
-def finish_done(job: Job, owner: str, delivery: Delivery) -> bool:
+def finish_done(job: Job, owner: str, delivery: Delivery) -> dict | None:
     """Store and deliver the avatar; charge it (keep the reserved credit) only
-    when it passed every check. False when another worker owns the job now."""
+    when it passed every check. The ended fields, or None when another worker
+    owns the job now."""
     tag = f"{job.pk}-{job.attempts}"
     avatar = default_storage.save(f"avatars/{tag}.png", ContentFile(delivery.png))
     thumbnail = default_storage.save(f"avatars/{tag}.thumb.png", ContentFile(delivery.thumbnail))
@@ -199,18 +214,19 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> bool:
         result_expires_at=expires,
         charged=delivery.chargeable and job.params.get("billing", "credit") == "credit",
     )
-    if not won:
+    if won is None:
         default_storage.delete(avatar)
         default_storage.delete(thumbnail)
-        return False
+        return None
     if not delivery.chargeable:
         retry_when_locked(lambda: credits.release(job))
-    return True
+    return won
 
 
-def finish_failed(job: Job, owner: str, code: str, message: str) -> bool:
-    """Fail the job and give its credit back. False when another worker owns it."""
+def finish_failed(job: Job, owner: str, code: str, message: str) -> dict | None:
+    """Fail the job and give its credit back. The ended fields, or None when
+    another worker owns it now."""
     won = _finish(job, owner, state=State.FAILED, error_code=code, error_message=message[:500])
-    if won:
+    if won is not None:
         retry_when_locked(lambda: credits.release(job))
     return won

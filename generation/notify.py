@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
-_waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(list)
+_waiters: dict[str, list["JobWaiter"]] = defaultdict(list)
 _lock = threading.Lock()
 _events_loop: asyncio.AbstractEventLoop | None = None
 FINAL_STATES = ("done", "failed")
@@ -52,16 +52,17 @@ def group_name(job_id) -> str:
 def publish(job_id, state: str, progress: float, **extra) -> None:
     """Tell this process's waiters and the job's channel-layer group. A job's
     end is sent before this returns: the worker's next claim would otherwise
-    hold the interpreter while the event waits for its thread."""
+    hold the interpreter while the event waits for its thread. `extra` must
+    be msgpack-able (the Redis layer's encoding)."""
     key = str(job_id)
+    message = {"type": "job.progress", "job": key, "state": state, "progress": progress, **extra}
     with _lock:
-        waiters = list(_waiters.get(key, ())) if state in FINAL_STATES else []
-    for loop, event in waiters:
-        loop.call_soon_threadsafe(event.set)
+        waiters = list(_waiters.get(key, ()))
+    for waiter in waiters:
+        waiter.loop.call_soon_threadsafe(waiter.hear, message)
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         return  # in-memory groups live in one event loop; local waiters are told above
-    message = {"type": "job.progress", "job": key, "state": state, "progress": progress, **extra}
     sending = asyncio.run_coroutine_threadsafe(
         layer.group_send(group_name(key), message), _publisher_loop()
     )
@@ -72,8 +73,10 @@ def publish(job_id, state: str, progress: float, **extra) -> None:
 
 
 class JobWaiter:
-    """`async with JobWaiter(job_id) as wait: await wait(timeout)`: wakes when
-    this process's publish() or a channel-layer message says the job ended."""
+    """`async with JobWaiter(job_id) as waiter: await waiter.wait(timeout)`:
+    wakes when this process's publish() or a channel-layer message says the
+    job ended; `waiter.ended` then holds the ended job's fields, if the
+    message carried them."""
 
     def __init__(self, job_id) -> None:
         self.key = str(job_id)
@@ -82,17 +85,24 @@ class JobWaiter:
         self.layer = get_channel_layer()
         self.channel: str | None = None
         self.listening: asyncio.Task | None = None
+        self.ended: dict | None = None
 
-    async def __aenter__(self):
+    def hear(self, message: dict) -> None:
+        """An event for the job (on the waiter's loop): wake on its end."""
+        if message.get("state") in FINAL_STATES:
+            self.ended = message.get("ended")
+            self.event.set()
+
+    async def __aenter__(self) -> "JobWaiter":
         with _lock:
-            _waiters[self.key].append((self.loop, self.event))
+            _waiters[self.key].append(self)
         if self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer):
             self.channel = await self.layer.new_channel()
             await self.layer.group_add(group_name(self.key), self.channel)
             # One receive for the waiter's life: cancelling a receive can drop
             # the message it was taking.
             self.listening = asyncio.ensure_future(self._listen())
-        return self.wait
+        return self
 
     async def wait(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -102,9 +112,7 @@ class JobWaiter:
     async def _listen(self) -> None:
         try:
             while True:
-                message = await self.layer.receive(self.channel)
-                if message.get("state") in FINAL_STATES:
-                    self.event.set()
+                self.hear(await self.layer.receive(self.channel))
         except Exception:  # the waiter still polls the database
             logger.warning("Could not listen for job events", exc_info=True)
 
@@ -122,7 +130,7 @@ class JobWaiter:
 
     def _forget(self) -> None:
         waiters = _waiters.get(self.key, [])
-        if (self.loop, self.event) in waiters:
-            waiters.remove((self.loop, self.event))
+        if self in waiters:
+            waiters.remove(self)
         if not waiters:
             _waiters.pop(self.key, None)

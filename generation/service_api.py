@@ -42,6 +42,7 @@ generate_router = Router(tags=["portrait avatars"])
 jobs_router = Router(tags=["portrait avatars"])
 RETRY_AFTER_SECONDS = 5
 MAX_IDEMPOTENCY_KEY = 200
+WAIT_POLL_SECONDS = 0.5
 
 
 class GenerateIn(Schema):
@@ -182,16 +183,27 @@ def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
         raise ApiError(402, "insufficient_credits", "The account has no credit left.") from None
 
 
-async def wait_for(job_id, timeout: float) -> Job:
-    """The job once finished, or as it stands when `timeout` runs out."""
+async def wait_for(job: Job, timeout: float, *, just_queued: bool) -> Job:
+    """The job once ended, or as it stands when `timeout` runs out.
+
+    The worker's end event carries the ended fields, so the answer needs no
+    database read; without them (or any event) the job is re-read, at least
+    every WAIT_POLL_SECONDS. A job queued a moment ago is not read first: it
+    cannot end before its waiter listens (the pipeline alone takes 100s of
+    ms), and if it did, the poll would find it.
+    """
     deadline = time.monotonic() + timeout
-    async with JobWaiter(job_id) as wait:
-        while True:
-            job = await off_loop(Job.objects.get, pk=job_id)
-            remaining = deadline - time.monotonic()
-            if job.is_finished or remaining <= 0:
+    async with JobWaiter(job.pk) as waiter:
+        if not just_queued:
+            job = await off_loop(Job.objects.get, pk=job.pk)
+        while not job.is_finished and (remaining := deadline - time.monotonic()) > 0:
+            await waiter.wait(min(remaining, WAIT_POLL_SECONDS))
+            if waiter.ended is not None:
+                for name, value in waiter.ended.items():
+                    setattr(job, name, value)
                 return job
-            await wait(min(remaining, 0.5))
+            job = await off_loop(Job.objects.get, pk=job.pk)
+        return job
 
 
 def job_response(request: HttpRequest, job: Job) -> JsonResponse:
@@ -219,7 +231,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     job, created = await off_loop(accept, request, body)
     if created:
         await wake_workers()
-    job = await wait_for(job.pk, settings.GENERATE_WAIT_SECONDS)
+    job = await wait_for(job, settings.GENERATE_WAIT_SECONDS, just_queued=created)
     return job_response(request, job)  # no database access: builds from the loaded row
 
 

@@ -100,11 +100,11 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
         with _pipeline_lock, lease_kept(job, owner):
             result = pipeline().generate(photo, portrait_request(job))
     except (PortraitError, IntakeError) as exc:
-        won = jobs.finish_failed(job, owner, exc.code, exc.message)
+        ended = jobs.finish_failed(job, owner, exc.code, exc.message)
         state = Job.State.FAILED
     except Exception:
         logger.exception("job crashed", extra=log)
-        won = jobs.finish_failed(job, owner, "internal_error", "The avatar could not be made.")
+        ended = jobs.finish_failed(job, owner, "internal_error", "The avatar could not be made.")
         state = Job.State.FAILED
     else:
         delivery = jobs.Delivery(
@@ -113,11 +113,11 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
             summary=result.summary(),
             chargeable=not result.validation_warnings,
         )
-        won = jobs.finish_done(job, owner, delivery)
+        ended = jobs.finish_done(job, owner, delivery)
         state = Job.State.DONE
-    if won:
+    if ended is not None:
         logger.info("job %s", state, extra=log)
-        publish(job.pk, state, 1.0)
+        publish(job.pk, state, 1.0, ended=ended)
     else:
         logger.warning("job taken over by another worker; result discarded", extra=log)
 
