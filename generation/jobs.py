@@ -107,9 +107,8 @@ def enqueue(
 
 
 def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Job, bool]:
-    """Accept a job under an Idempotency-Key the caller found unused (with
-    find_idempotent); if a concurrent request took the key meanwhile, its job.
-    (job, created)."""
+    """Accept a job under an Idempotency-Key; if the key is taken (a repeated
+    or concurrent call), the job that has it. (job, created)."""
     try:
         return enqueue(account, idempotency_key=key, **kwargs), True
     except IntegrityError:
@@ -117,11 +116,13 @@ def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Jo
 
 
 def _claim_sql() -> str:
-    """One statement takes the oldest claimable job: PostgreSQL's SKIP LOCKED
-    lets concurrent workers pass each other; SQLite has one writer anyway."""
+    """One statement takes the oldest claimable job and returns its row (less
+    the photo, read as binary): PostgreSQL's SKIP LOCKED lets concurrent
+    workers pass each other; SQLite has one writer anyway."""
     quote = connection.ops.quote_name
     table = quote(Job._meta.db_table)
     column = {f.name: quote(f.column) for f in Job._meta.concrete_fields}
+    returned = ", ".join(sql for name, sql in column.items() if name != "photo")
     claimable = (
         f"({column['state']} = %s OR ({column['state']} = %s AND "
         f"{column['lease_expires_at']} < %s))"
@@ -134,7 +135,7 @@ def _claim_sql() -> str:
         f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
         f"WHERE {column['id']} = (SELECT {column['id']} FROM {table} WHERE {claimable} "
         f"ORDER BY {column['created_at']} LIMIT 1{lock}) AND {claimable} "
-        f"RETURNING {column['id']}"
+        f"RETURNING {returned}"
     )
 
 
@@ -149,15 +150,10 @@ def claim(owner: str) -> Claimed | None:
         claimable = [State.QUEUED, State.RUNNING, at]
         params = [State.RUNNING, owner, expires, at, *claimable, *claimable]
 
-        def take(params=params) -> tuple | None:
-            with connection.cursor() as cursor:
-                cursor.execute(_claim_sql(), params)
-                return cursor.fetchone()
-
-        row = retry_when_locked(take)
-        if row is None:
+        taken = retry_when_locked(lambda params=params: list(Job.objects.raw(_claim_sql(), params)))
+        if not taken:
             return None
-        job = Job.objects.select_related("account").get(pk=row[0])
+        job = taken[0]
         if job.attempts > settings.JOB_MAX_ATTEMPTS:
             finish_failed(job, owner, "worker_lost", "Workers failed this job repeatedly.")
             continue

@@ -159,16 +159,21 @@ class QueueFull(ApiError):
 
 
 def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
+    """The call's job, (job, created). A repeated Idempotency-Key is caught by
+    the job's unique constraint as it is inserted, so a first call pays no
+    lookup; a call by image_url looks first (a retry must not fetch again: the
+    URL may have expired), and so does one the full queue would refuse."""
     account = request.auth
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is over 200 characters.")
-    existing = jobs.find_idempotent(account, key)
-    if existing is not None:
+    if body.image_url and (existing := jobs.find_idempotent(account, key)) is not None:
         return existing, False
     params = portrait_params(account, body)
     photo = photo_bytes(body.image_url, body.image_base64)
     if jobs.queue_depth() >= settings.MAX_QUEUE_DEPTH:
+        if (existing := jobs.find_idempotent(account, key)) is not None:
+            return existing, False
         raise QueueFull()
     try:
         return jobs.enqueue_idempotent(

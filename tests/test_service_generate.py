@@ -106,6 +106,16 @@ def test_queue_full_is_429_with_retry_after(acme, settings):
     assert Job.objects.count() == 0 and balance(acme[0]) == 5
 
 
+def test_a_repeated_call_gets_its_job_even_when_the_queue_is_full(acme, settings):
+    body = {"image_base64": photo_b64()}
+    first = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="retry-me").json()
+    settings.MAX_QUEUE_DEPTH = 0
+    again = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="retry-me")
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert post_json(acme[1], GENERATE, body).status_code == 429  # a new call is refused
+    assert Job.objects.count() == 1 and balance(acme[0]) == 4
+
+
 def test_past_the_wait_it_answers_202_then_the_job_finishes(acme, settings):
     settings.GENERATE_WAIT_SECONDS = 0
     response = post_json(acme[1], GENERATE, {"image_base64": photo_b64()})
@@ -183,7 +193,10 @@ def test_revoked_key_is_refused(db):
 
 
 class PhotoServer(BaseHTTPRequestHandler):
+    requests = 0
+
     def do_GET(self) -> None:
+        PhotoServer.requests += 1
         data = (PHOTOS / "obama2.jpg").read_bytes()
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
@@ -201,9 +214,15 @@ def test_image_url_from_an_allowed_host(acme, settings):
     try:
         host = f"127.0.0.1:{server.server_port}"
         settings.FETCH_ALLOWED_HOSTS = frozenset({host})
-        response = post_json(acme[1], GENERATE, {"image_url": f"http://{host}/me.jpg"})
+        PhotoServer.requests = 0
+        body = {"image_url": f"http://{host}/me.jpg"}
+        response = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="by-url")
         assert response.status_code == 200, response.content
         assert response.json()["face_detected"] is True
+        server.shutdown()  # a retry must not fetch again: the URL may be gone by then
+        again = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="by-url")
+        assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
+        assert PhotoServer.requests == 1
     finally:
         server.shutdown()
 
