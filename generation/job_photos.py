@@ -5,10 +5,13 @@ bytea as hex text and receives it as hex text: for a 500 KB photo that was
 9.4 ms to insert and 2.6 ms to read, against 1.5 ms and 0.8 ms through a
 server-bound binary parameter and a binary result. The Job manager defers the
 column, so the ORM never carries it; these functions do, inside the caller's
-transaction. Other databases go through the ORM.
+transaction (database errors arrive as Django's, IntegrityError included).
+Other databases go through the ORM.
 """
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from django.db import connection
 
@@ -24,12 +27,32 @@ def _column_sql() -> tuple[str, str, str]:
     )
 
 
-def _binary_cursor():
+@contextlib.contextmanager
+def _binary_cursor() -> Iterator:
     """A server-binding psycopg cursor on Django's connection (and transaction)."""
     import psycopg
 
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def insert_with_photo(job: Job, photo: bytes) -> None:
+    """Save a new job with its photo: on PostgreSQL one INSERT, the photo bound
+    as binary, as Model.save would write the other fields."""
+    if connection.vendor != "postgresql":
+        job.save(force_insert=True)
+        write_photos({job.pk: photo})
+        return
+    fields = [f for f in Job._meta.concrete_fields if f.name != "photo"]
+    values = [f.get_db_prep_save(f.pre_save(job, True), connection) for f in fields]
+    table, column, _ = _column_sql()
+    columns = ", ".join([*(connection.ops.quote_name(f.column) for f in fields), column])
+    placeholders = ", ".join(["%s"] * len(fields) + ["%b"])
+    with _binary_cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", [*values, photo])
+    job._state.adding = False
+    job._state.db = connection.alias
 
 
 def write_photos(photos: dict[uuid.UUID, bytes]) -> None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts import credits
 from accounts.models import PlatformAccount
-from generation.job_photos import read_photo, write_photos
+from generation.job_photos import insert_with_photo, read_photo
 from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def enqueue(
 ) -> Job:
     """Accept a job; raises credits.InsufficientCredits with nothing stored."""
     with transaction.atomic():
-        job = Job.objects.create(
+        job = Job(
             account=account,
             params=params,
             idempotency_key=idempotency_key,
@@ -96,7 +96,7 @@ def enqueue(
             batch=batch,
             external_id=external_id,
         )
-        write_photos({job.pk: photo})
+        insert_with_photo(job, photo)
         if reserve_credit:
             credits.reserve(account, [job])
     if cache_input:
