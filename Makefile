@@ -19,7 +19,7 @@ setup: $(STAMP)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 run: setup
-	$(VENV)/bin/daphne -b 127.0.0.1 -p 8000 avatarsite.asgi:application
+	$(PY) -m avatarsite.serve -b 127.0.0.1 -p 8000 avatarsite.asgi:application
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

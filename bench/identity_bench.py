@@ -316,7 +316,7 @@ def daphne_server(startup_timeout: float = 60.0) -> Iterator[int]:
         log_path = var_dir / "daphne.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+                [sys.executable, "-m", "avatarsite.serve", "-b", "127.0.0.1", "-p", str(port)]
                 + ["avatarsite.asgi:application"],
                 cwd=BASE_DIR,
                 env=env,

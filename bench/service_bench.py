@@ -380,7 +380,7 @@ class ServiceStack:
         if self.server is not None:
             self.stop(self.server)
         self.port = free_port()
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        argv = [sys.executable, "-m", "avatarsite.serve", "-b", "127.0.0.1", "-p", str(self.port)]
         argv.append("avatarsite.asgi:application")
         self.server = self._spawn(f"daphne-{self.port}", argv, self.env(**env))
         deadline = time.monotonic() + timeout
