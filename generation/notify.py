@@ -17,13 +17,14 @@ from concurrent.futures import Future
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from avatarsite.background import in_background
+
 logger = logging.getLogger(__name__)
 _waiters: dict[str, list["JobWaiter"]] = defaultdict(list)
 _lock = threading.Lock()
 _events_loop: asyncio.AbstractEventLoop | None = None
 FINAL_STATES = ("done", "failed")
 SEND_TIMEOUT_SECONDS = 2.0
-_leaving: set[asyncio.Task] = set()  # group_discards finishing after their response
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -121,12 +122,11 @@ class JobWaiter:
             self._forget()
         if self.listening is not None:
             self.listening.cancel()
-        if self.channel is not None:  # left in the background: the answer need not wait
-            leaving = asyncio.ensure_future(
-                self.layer.group_discard(group_name(self.key), self.channel)
+        if self.channel is not None:  # the answer need not wait for this
+            in_background(
+                self.layer.group_discard(group_name(self.key), self.channel),
+                "leave a job's group",
             )
-            _leaving.add(leaving)
-            leaving.add_done_callback(_leaving.discard)
 
     def _forget(self) -> None:
         waiters = _waiters.get(self.key, [])
