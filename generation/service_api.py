@@ -35,7 +35,7 @@ from generation.portrait.errors import PortraitError
 from generation.portrait.load import DEFAULT_LIMITS
 from generation.portrait.presets import get_platform
 from generation.portrait.styles import get_background, get_style
-from generation.worker import nudge_workers, wake_workers
+from generation.worker import wake_workers
 
 logger = logging.getLogger(__name__)
 generate_router = Router(tags=["portrait avatars"])
@@ -234,8 +234,8 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     """Waits up to GENERATE_WAIT_SECONDS for the avatar (200), else answers 202
     with the job id to poll at /v1/jobs/{id}."""
     job, created = await off_loop(accept, request, body)
-    if created:  # while the nudge travels, the call starts listening for the job's end
-        nudge_workers()
+    if created:  # the worker first: listening for the job's end can wait
+        await wake_workers()
     job = await wait_for(job, settings.GENERATE_WAIT_SECONDS, just_queued=created)
     return job_response(request, job)  # no database access: builds from the loaded row
 

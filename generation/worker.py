@@ -23,7 +23,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from avatarsite.background import in_background
 from generation import jobs
 from generation.intake import IntakeError
 from generation.intake.fetch import fetch_image
@@ -191,26 +190,13 @@ def stop_embedded_worker() -> None:
         worker.stop()
 
 
-async def _send_wake() -> None:
-    with contextlib.suppress(ChannelFull):  # busy workers poll the queue anyway
-        await get_channel_layer().send(settings.WORKER_CHANNEL, {"type": "job.wake"})
-
-
 async def wake_workers() -> None:
     """Nudge a worker: the embedded thread, or one runworker through the channel layer."""
     if settings.EMBEDDED_WORKER:
         embedded_worker().wake.set()
-    else:
-        await _send_wake()
-
-
-def nudge_workers() -> None:
-    """wake_workers() from the event loop without waiting for the channel
-    layer's round trips (a failure is logged; workers poll anyway)."""
-    if settings.EMBEDDED_WORKER:
-        embedded_worker().wake.set()
-    else:
-        in_background(_send_wake(), "wake a worker")
+        return
+    with contextlib.suppress(ChannelFull):  # busy workers poll the queue anyway
+        await get_channel_layer().send(settings.WORKER_CHANNEL, {"type": "job.wake"})
 
 
 class JobWorkerConsumer(AsyncConsumer):
