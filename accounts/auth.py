@@ -17,32 +17,17 @@ def _account(request: HttpRequest, raw: str) -> PlatformAccount | None:
 
 
 class BearerKey(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> PlatformAccount | None:
-        return _account(request, token)
-
-
-class HeaderKey(APIKeyHeader):
-    param_name = "X-API-Key"
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> PlatformAccount | None:
-        return _account(request, key) if key else None
-
-
-API_KEY_AUTH = [BearerKey(), HeaderKey()]
-
-
-class AsyncBearerKey(HttpBearer):
-    """For async operations: the key lookup runs in a pool thread, off the event loop."""
+    """The key lookup runs in a pool thread, off the event loop (the views it guards are async)."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> PlatformAccount | None:
         return await off_loop(_account, request, token)
 
 
-class AsyncHeaderKey(APIKeyHeader):
+class HeaderKey(APIKeyHeader):
     param_name = "X-API-Key"
 
     async def authenticate(self, request: HttpRequest, key: str | None) -> PlatformAccount | None:
         return await off_loop(_account, request, key) if key else None
 
 
-ASYNC_API_KEY_AUTH = [AsyncBearerKey(), AsyncHeaderKey()]
+API_KEY_AUTH = [BearerKey(), HeaderKey()]

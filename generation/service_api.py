@@ -16,11 +16,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from accounts.auth import API_KEY_AUTH, ASYNC_API_KEY_AUTH
+from accounts.auth import API_KEY_AUTH
 from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
 from avatarsite.errors import ApiError
-from avatarsite.off_loop import off_loop
+from avatarsite.off_loop import in_pool, off_loop
 from generation import jobs
 from generation.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
 from generation.files import file_url
@@ -225,7 +225,7 @@ def job_response(request: HttpRequest, job: Job) -> JsonResponse:
 
 @generate_router.post(
     "/generate",
-    auth=ASYNC_API_KEY_AUTH,
+    auth=API_KEY_AUTH,
     summary="Make a portrait avatar from a photo",
     response={200: JobOut, 202: JobOut, 400: ErrorOut, 401: ErrorOut, 402: ErrorOut,
               413: ErrorOut, 422: ErrorOut, 429: ErrorOut},
@@ -246,6 +246,7 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     response={200: JobOut, 401: ErrorOut, 404: ErrorOut},
     summary="A job's state, progress and result",
 )
+@in_pool
 def job_status(request: HttpRequest, job_id: str) -> dict:
     job = Job.objects.filter(pk=_uuid(job_id), account=request.auth).first()
     if job is None:
@@ -405,6 +406,7 @@ def batch_payload(request: HttpRequest, batch: Batch) -> dict:
     },  # fmt: skip
     openapi_extra=_BATCH_DOC,
 )
+@in_pool
 def create_batch_endpoint(request: HttpRequest) -> Status:
     if request.content_type == "multipart/form-data":
         body, items = _archive_batch(request)
@@ -440,6 +442,7 @@ def _own_batch(request: HttpRequest, batch_id: str) -> Batch:
     response={200: BatchOut, 401: ErrorOut, 404: ErrorOut},
     summary="A batch's progress and per-item results",
 )
+@in_pool
 def batch_status(request: HttpRequest, batch_id: str) -> dict:
     return batch_payload(request, _own_batch(request, batch_id))
 
@@ -453,6 +456,7 @@ def batch_status(request: HttpRequest, batch_id: str) -> dict:
         "responses": {200: {"description": "A zip file", "content": {"application/zip": {}}}}
     },
 )
+@in_pool
 def batch_results(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = _own_batch(request, batch_id)
     out = io.BytesIO()
