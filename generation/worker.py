@@ -21,8 +21,9 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 
+from avatarsite.off_loop import reused_connections
 from generation import jobs
 from generation.intake import IntakeError
 from generation.intake.fetch import fetch_image
@@ -126,17 +127,15 @@ def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
     """Claim and run jobs until none is left; how many ran. When the queue is
     empty the thread's database connection is closed, unless this is a
     worker's own long-lived job thread (`keep_connection`), which reuses it."""
-    close_old_connections()
     count = 0
     try:
-        while (claimed := jobs.claim(owner)) is not None:
-            process(claimed, owner)
-            count += 1
-        purge_when_due()
+        with reused_connections():
+            while (claimed := jobs.claim(owner)) is not None:
+                process(claimed, owner)
+                count += 1
+            purge_when_due()
     finally:
-        if keep_connection:
-            close_old_connections()
-        else:
+        if not keep_connection:
             connections.close_all()
     return count
 
