@@ -10,6 +10,7 @@ object storage.
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -117,10 +118,17 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels_redis blocks up to 5 s waiting for a message; the client's
-            # socket timeout must be longer or an idle worker crashes.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            # Redis pub/sub: a send is one PUBLISH (the list-based layer took four
+            # round trips, and a group send three). Delivery is at most once,
+            # which suits what goes through it: worker wake-ups (workers poll the
+            # queue as well) and job events (waiters re-read the database).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub ignores Redis's database index; the prefix keeps
+            # deployments sharing a server apart.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL}],
+                "prefix": f"avatar{urlsplit(REDIS_URL).path.strip('/') or '0'}:",
+            },
         }
     }
     CACHES = {

@@ -1,5 +1,6 @@
 """Account admin actions, progress events on the Redis layer, results on S3."""
 
+import asyncio
 import io
 import uuid
 
@@ -33,37 +34,46 @@ def test_admin_grants_credits_issues_and_revokes_keys(admin_client):
     assert "grant" in page and first.prefix in page
 
 
-def test_progress_events_reach_the_jobs_group_on_redis(settings):
+def test_job_events_travel_through_redis_both_ways(settings):
+    """publish() reaches the job's group on Redis (pages listen there), and a
+    waiting call hears a job's end sent by another process, with its fields."""
     redis_or_skip()
+    from asgiref.sync import sync_to_async
     from channels.layers import channel_layers, get_channel_layer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
 
-    from generation.notify import group_name, publish
+    from generation.notify import JobWaiter, group_name, publish
 
+    prefix = f"t{uuid.uuid4().hex[:6]}:"
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"t{uuid.uuid4().hex[:6]}"},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix},
         }
     }
     channel_layers.backends.clear()
-    layer = get_channel_layer()
-    job_id = uuid.uuid4()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group_name(job_id), channel)
-    publish(job_id, "running", 0.1)
-    publish(job_id, "done", 1.0)
+    published, heard = uuid.uuid4(), uuid.uuid4()
+    ended = {"state": "done", "progress": 1.0, "charged": True, "result": {"likeness": 0.9}}
 
-    async def collect() -> list[dict]:  # one event loop for every receive on the channel
-        received = [await layer.receive(channel) for _ in range(2)]
-        await layer.group_discard(group_name(job_id), channel)
-        return received
+    async def exchange() -> tuple[list[dict], dict | None]:
+        page = get_channel_layer()
+        channel = await page.new_channel()
+        await page.group_add(group_name(published), channel)
+        await sync_to_async(publish)(published, "running", 0.1)
+        await sync_to_async(publish)(published, "done", 1.0, ended=ended)
+        events = [await asyncio.wait_for(page.receive(channel), 5) for _ in range(2)]
+        other_process = RedisPubSubChannelLayer(hosts=[REDIS_URL], prefix=prefix)
+        async with JobWaiter(heard) as waiter:
+            message = {"type": "job.progress", "job": str(heard), "state": "done"}
+            await other_process.group_send(group_name(heard), {**message, "ended": ended})
+            await waiter.wait(5)
+        await other_process.flush()
+        return events, waiter.ended
 
-    received = async_to_sync(collect)()
-    # the layer orders by send time; two sends in a row may arrive either way round
-    assert sorted((m["progress"], m["state"], m["job"]) for m in received) == [
-        (0.1, "running", str(job_id)),
-        (1.0, "done", str(job_id)),
-    ]
+    events, heard_fields = async_to_sync(exchange)()
+    assert sorted((m["progress"], m["state"]) for m in events) == [(0.1, "running"), (1.0, "done")]
+    assert [m["ended"] for m in events if m["state"] == "done"] == [ended]
+    assert heard_fields == ended
     channel_layers.backends.clear()
 
 

@@ -66,7 +66,7 @@ def test_services_from_the_environment(tmp_path):
         AWS_STORAGE_BUCKET_NAME="avatars-bucket",
     )
     assert found["db"] == "django.db.backends.postgresql" and found["db_name"] == "avatars"
-    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert found["cache"].endswith("RedisCache")
     assert found["storage"] == "storages.backends.s3.S3Storage"
     assert found["bucket"] == "avatars-bucket"
@@ -81,19 +81,39 @@ def redis_or_skip() -> None:
         require_services([f"Redis at {REDIS_URL}"])
 
 
-def test_redis_channel_layer_carries_group_messages():
-    """The real Redis channel layer: what a worker sends, a consumer's group gets."""
+def test_redis_channel_layer_carries_wakes_and_group_messages():
+    """The Redis layer as configured (pub/sub), between two processes' worth of
+    layers: a worker's named channel gets its wake-up, a group its events."""
     redis_or_skip()
-    from asgiref.sync import async_to_sync
-    from channels_redis.core import RedisChannelLayer
+    import asyncio
 
-    layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=f"test-{uuid.uuid4().hex[:8]}")
-    channel = async_to_sync(layer.new_channel)()
-    group = f"job-{uuid.uuid4().hex[:8]}"
-    async_to_sync(layer.group_add)(group, channel)
-    async_to_sync(layer.group_send)(group, {"type": "job.progress", "progress": 0.5})
-    assert async_to_sync(layer.receive)(channel) == {"type": "job.progress", "progress": 0.5}
-    async_to_sync(layer.flush)()
+    from asgiref.sync import async_to_sync
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    prefix = f"test{uuid.uuid4().hex[:8]}:"
+
+    async def exchange() -> tuple[dict, dict]:
+        server = RedisPubSubChannelLayer(hosts=[REDIS_URL], prefix=prefix)
+        worker = RedisPubSubChannelLayer(hosts=[REDIS_URL], prefix=prefix)
+        waiter = await worker.new_channel()  # subscribed when this returns
+        await worker.group_add("job-1", waiter)
+        wake = asyncio.ensure_future(worker.receive("avatar-jobs"))
+        # receive() subscribes as it starts, and pub/sub drops what nobody
+        # hears yet: send until it is heard, as a worker is nudged again.
+        for _ in range(50):
+            await server.send("avatar-jobs", {"type": "job.wake"})
+            done, _ = await asyncio.wait([wake], timeout=0.1)
+            if done:
+                break
+        await server.group_send("job-1", {"type": "job.progress", "progress": 0.5})
+        received = wake.result(), await asyncio.wait_for(worker.receive(waiter), 5)
+        await server.flush()
+        await worker.flush()
+        return received
+
+    woken, event = async_to_sync(exchange)()
+    assert woken == {"type": "job.wake"}
+    assert event == {"type": "job.progress", "progress": 0.5}
 
 
 def test_redis_cache_serves_rendered_avatars(tmp_path):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 JOBS = 50
 CREDITS = 60
 FINISH_TIMEOUT = 150.0
-IDLE_CHECK_SECONDS = 8.0  # > channels_redis' 5 s blocking receive
+IDLE_CHECK_SECONDS = 8.0  # longer than any blocking receive or reader timeout
 
 
 @pytest.fixture
