@@ -167,6 +167,19 @@ def renew_lease(job: Job, owner: str) -> bool:
     return bool(retry_when_locked(lambda: mine.update(lease_expires_at=expires)))
 
 
+def result_names(job_pk, attempt: int) -> tuple[str, str]:
+    """Where an attempt stores its avatar and thumbnail."""
+    return f"avatars/{job_pk}-{attempt}.png", f"avatars/{job_pk}-{attempt}.thumb.png"
+
+
+def _remove_earlier_attempts(job: Job) -> None:
+    """A worker killed after saving its files but before recording them left
+    them behind; the attempt that ends the job removes them."""
+    for attempt in range(1, job.attempts):
+        for name in result_names(job.pk, attempt):
+            default_storage.delete(name)
+
+
 # What a waiting request needs of an ended job (sent with its end event).
 ENDED_FIELDS = ("state", "result", "avatar_file", "thumbnail_file", "charged", "error_code",
                 "error_message")  # fmt: skip
@@ -184,6 +197,7 @@ def _finish(job: Job, owner: str, **fields) -> dict | None:
     )
     if not won:
         return None
+    _remove_earlier_attempts(job)
     ended = {"progress": 1.0}
     for name in ENDED_FIELDS:
         value = fields.get(name, getattr(job, name))
@@ -196,9 +210,9 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> dict | None:
     """Store and deliver the avatar; charge it (keep the reserved credit) only
     when it passed every check. The ended fields, or None when another worker
     owns the job now."""
-    tag = f"{job.pk}-{job.attempts}"
-    avatar = default_storage.save(f"avatars/{tag}.png", ContentFile(delivery.png))
-    thumbnail = default_storage.save(f"avatars/{tag}.thumb.png", ContentFile(delivery.thumbnail))
+    avatar_name, thumbnail_name = result_names(job.pk, job.attempts)
+    avatar = default_storage.save(avatar_name, ContentFile(delivery.png))
+    thumbnail = default_storage.save(thumbnail_name, ContentFile(delivery.thumbnail))
     expires = timezone.now() + timedelta(hours=settings.RESULT_RETENTION_HOURS)
     won = _finish(
         job,

@@ -294,3 +294,31 @@ def test_claims_take_the_oldest_job_and_give_up_on_one_that_keeps_losing_workers
     assert (doomed.state, doomed.error_code, doomed.charged) == ("failed", "worker_lost", False)
     assert balance(account) == 1  # the doomed job's credit came back; fresh holds one
     assert jobs.claim(worker_name()) is None
+
+
+def test_files_left_by_a_worker_killed_before_recording_them_are_removed(settings):
+    """Worker A saved its result files, then died before recording them; B,
+    taking the job over after the lease, ends it and removes A's files."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from generation import jobs
+    from generation.worker import worker_name
+
+    account, _ = make_account("orphans", credits=1)
+    jobs.enqueue(account, b"photo", {})
+    first = jobs.claim(worker_name()).job
+    orphans = jobs.result_names(first.pk, first.attempts)
+    for name in orphans:
+        default_storage.save(name, ContentFile(b"A's unrecorded result"))
+    Job.objects.filter(pk=first.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    owner = worker_name()
+    second = jobs.claim(owner).job
+    assert second.attempts == 2
+    delivery = jobs.Delivery(png=b"png", thumbnail=b"thumb", summary={}, chargeable=True)
+    ended = jobs.finish_done(second, owner, delivery)
+    assert ended["avatar_file"] == jobs.result_names(second.pk, 2)[0]
+    assert not any(default_storage.exists(name) for name in orphans)
+    assert all(default_storage.exists(name) for name in jobs.result_names(second.pk, 2))

@@ -169,11 +169,10 @@ def test_two_runworkers_one_killed_every_job_done_and_charged_once(services):
             assert state == "done" and charged
             assert avatar and (stack.media_root / avatar).is_file(), (job_id, avatar)
             assert thumbnail and (stack.media_root / thumbnail).is_file(), (job_id, thumbnail)
-            # One avatar per job; only an attempt killed between writing its file and
-            # recording it could leave one more behind.
-            allowed = 2 if job_id in killed_jobs else 1
-            assert 1 <= on_disk[job_id] <= allowed, (job_id, on_disk[job_id])
-        assert sum(on_disk.values()) <= JOBS + len(killed_jobs)
+            # One avatar per job: what a killed attempt saved without recording it
+            # was removed by the attempt that ended the job.
+            assert on_disk[job_id] == 1, (job_id, on_disk[job_id])
+        assert sum(on_disk.values()) == JOBS
 
         for job_id in killed_jobs:
             _, _, attempts, owner, _, _, _ = jobs[job_id]
