@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
 from avatarsite.errors import ApiError
+from avatarsite.off_loop import in_pool
 from generation.avatars import (
     CONTENT_TYPES,
     AvatarRequest,
@@ -68,6 +69,7 @@ class ErrorOut(Schema):
 
 
 @router.get("/styles", response=list[StyleOut], summary="List identity avatar styles")
+@in_pool
 def list_styles(request: HttpRequest) -> list[dict]:
     palettes = list(Palette.objects.exclude(current_version=None).values_list("slug", flat=True))
     styles = Style.objects.filter(is_active=True).exclude(current_version=None)
@@ -88,6 +90,7 @@ def list_styles(request: HttpRequest) -> list[dict]:
 
 
 @router.get("/palettes", response=list[PaletteOut], summary="List palettes")
+@in_pool
 def list_palettes(request: HttpRequest) -> list[dict]:
     return [
         {
@@ -173,6 +176,7 @@ def _image_response(body: bytes | None, etag: str, fmt: str, cache: str) -> Http
     response={400: ErrorOut, 404: ErrorOut},
     openapi_extra=_AVATAR_DOC,
 )
+@in_pool
 def avatar(
     request: HttpRequest,
     style: str,
@@ -213,6 +217,7 @@ def avatar(
     response={400: ErrorOut, 404: ErrorOut},
     openapi_extra=_AVATAR_DOC,
 )
+@in_pool
 def user_avatar(
     request: HttpRequest, public_id: str, filename: str, size: str | None = None
 ) -> HttpResponse:

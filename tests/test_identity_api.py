@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.core.files.storage import default_storage
 
 from generation.models import IdentityAvatar, Palette, PaletteMapping, Style
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 
 

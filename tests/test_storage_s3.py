@@ -14,7 +14,7 @@ from storages.backends.s3 import S3Storage
 from generation import avatars
 from tests.s3 import URL_EXPIRE, http_get, s3_server, s3_storage  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[1]
