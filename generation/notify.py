@@ -98,8 +98,13 @@ class JobWaiter:
         with _lock:
             _waiters[self.key].append(self)
         if self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer):
-            self.channel = await self.layer.new_channel()
-            await self.layer.group_add(group_name(self.key), self.channel)
+            try:
+                self.channel = await self.layer.new_channel()
+                await self.layer.group_add(group_name(self.key), self.channel)
+            except Exception:  # the waiter still polls the database
+                logger.warning("Could not listen for job events", exc_info=True)
+                self.channel = None
+                return self
             # One receive for the waiter's life: cancelling a receive can drop
             # the message it was taking.
             self.listening = asyncio.ensure_future(self._listen())

@@ -194,8 +194,12 @@ async def wake_workers() -> None:
     if settings.EMBEDDED_WORKER:
         embedded_worker().wake.set()
         return
-    with contextlib.suppress(ChannelFull):  # busy workers poll the queue anyway
+    try:
         await get_channel_layer().send(settings.WORKER_CHANNEL, {"type": "job.wake"})
+    except ChannelFull:  # busy workers poll the queue anyway
+        pass
+    except Exception:  # the job is stored: workers find it when they poll
+        logger.warning("Could not wake a worker", exc_info=True)
 
 
 class JobWorkerConsumer(AsyncConsumer):

@@ -85,3 +85,31 @@ def test_generated_avatars_are_signed_s3_urls(s3_storage):  # noqa: F811
     status, data = http_get(body["avatar_url"])
     assert status == 200 and Image.open(io.BytesIO(data)).size == (800, 800)
     assert any(k.startswith("avatars/") for k in s3_storage.object_keys())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_after_the_job_is_stored_still_answers(settings):
+    """The job is committed before the worker is nudged: with Redis unreachable
+    the call answers 202 with its job (queued for polling workers), not a 500."""
+    from channels.layers import channel_layers
+
+    from generation.models import Job
+
+    settings.EMBEDDED_WORKER = False
+    settings.GENERATE_WAIT_SECONDS = 0.3
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1"]},  # nothing listens there
+        }
+    }
+    channel_layers.backends.clear()
+    try:
+        account, key = make_account("redis-down", credits=1)
+        body = {"image_base64": photo_b64()}
+        response = post_json(client_for(key), "/v1/avatar/generate", body)
+        assert response.status_code == 202, response.content
+        job = Job.objects.get(pk=response.json()["id"])
+        assert job.state == "queued" and balance(account) == 0  # held for the job
+    finally:
+        channel_layers.backends.clear()
