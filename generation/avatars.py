@@ -103,11 +103,20 @@ def render_avatar(request: AvatarRequest) -> bytes:
 
 
 def cached_avatar(request: AvatarRequest) -> bytes:
+    """Drawn once per key and kept in the cache; with the cache unreachable
+    (Redis down) each request draws it again rather than failing."""
     key = f"identity:{request.key}"
-    body = cache.get(key)
+    try:
+        body = cache.get(key)
+    except Exception:  # any backend's connection error
+        logger.warning("Avatar cache unreachable; drawing without it", exc_info=True)
+        return render_avatar(request)
     if body is None:
         body = render_avatar(request)
-        cache.set(key, body, timeout=None)
+        try:
+            cache.set(key, body, timeout=None)
+        except Exception:
+            logger.warning("Avatar cache unreachable; not kept", exc_info=True)
     return body
 
 

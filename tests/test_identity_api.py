@@ -128,3 +128,16 @@ def test_openapi_documents_the_avatar_routes(api):
     spec = api.get("/v1/openapi.json").json()
     assert "/v1/avatars/{style}/{filename}" in spec["paths"]
     assert "/v1/users/{public_id}/{filename}" in spec["paths"]
+
+
+def test_avatars_are_served_when_the_cache_is_unreachable(api, settings):
+    """With Redis down the avatar is drawn for each request, the same bytes."""
+    cached = api.get("/v1/avatars/rings/ada.png?size=64")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1",  # nothing listens there
+        }
+    }
+    uncached = api.get("/v1/avatars/rings/ada.png?size=64")
+    assert uncached.status_code == 200 and uncached.content == cached.content
