@@ -18,13 +18,10 @@ from django.db import connection
 from generation.models import Job
 
 
-def _column_sql() -> tuple[str, str, str]:
+def job_sql_names() -> tuple[str, dict[str, str]]:
+    """The Job table and its columns by field name, quoted for this database."""
     quote = connection.ops.quote_name
-    return (
-        quote(Job._meta.db_table),
-        quote(Job._meta.get_field("photo").column),
-        quote(Job._meta.pk.column),
-    )
+    return quote(Job._meta.db_table), {f.name: quote(f.column) for f in Job._meta.concrete_fields}
 
 
 @contextlib.contextmanager
@@ -46,8 +43,8 @@ def insert_with_photo(job: Job, photo: bytes) -> None:
         return
     fields = [f for f in Job._meta.concrete_fields if f.name != "photo"]
     values = [f.get_db_prep_save(f.pre_save(job, True), connection) for f in fields]
-    table, column, _ = _column_sql()
-    columns = ", ".join([*(connection.ops.quote_name(f.column) for f in fields), column])
+    table, column = job_sql_names()
+    columns = ", ".join([*(column[f.name] for f in fields), column["photo"]])
     placeholders = ", ".join(["%s"] * len(fields) + ["%b"])
     with _binary_cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", [*values, photo])
@@ -63,10 +60,10 @@ def write_photos(photos: dict[uuid.UUID, bytes]) -> None:
         for pk, photo in photos.items():
             Job.objects.filter(pk=pk).update(photo=photo)
         return
-    table, column, key = _column_sql()
+    table, column = job_sql_names()
     with _binary_cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {column} = %b WHERE {key} = %s",
+            f"UPDATE {table} SET {column['photo']} = %b WHERE {column['id']} = %s",
             [(photo, pk) for pk, photo in photos.items()],
         )
 
@@ -76,9 +73,9 @@ def read_photo(pk: uuid.UUID) -> bytes | None:
     if connection.vendor != "postgresql":
         row = Job.objects.filter(pk=pk).values_list("photo", flat=True).first()
         return None if row is None else bytes(row)
-    table, column, key = _column_sql()
+    table, column = job_sql_names()
     with _binary_cursor() as cursor:
         row = cursor.execute(
-            f"SELECT {column} FROM {table} WHERE {key} = %s", [pk], binary=True
+            f"SELECT {column['photo']} FROM {table} WHERE {column['id']} = %s", [pk], binary=True
         ).fetchone()
     return None if row is None or row[0] is None else bytes(row[0])

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts import credits
 from accounts.models import PlatformAccount
-from generation.job_photos import insert_with_photo, read_photo
+from generation.job_photos import insert_with_photo, job_sql_names, read_photo
 from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)
@@ -119,9 +119,7 @@ def _claim_sql() -> str:
     """One statement takes the oldest claimable job and returns its row (less
     the photo, read as binary): PostgreSQL's SKIP LOCKED lets concurrent
     workers pass each other; SQLite has one writer anyway."""
-    quote = connection.ops.quote_name
-    table = quote(Job._meta.db_table)
-    column = {f.name: quote(f.column) for f in Job._meta.concrete_fields}
+    table, column = job_sql_names()
     returned = ", ".join(sql for name, sql in column.items() if name != "photo")
     claimable = (
         f"({column['state']} = %s OR ({column['state']} = %s AND "
