@@ -183,17 +183,24 @@ ENDED_FIELDS = ("state", "result", "avatar_file", "thumbnail_file", "charged", "
                 "error_message")  # fmt: skip
 
 
-def _finish(job: Job, owner: str, **fields) -> dict | None:
-    """End a job this worker holds: its ENDED_FIELDS as stored (JSON-ready),
-    or None when another worker owns it now."""
+def _finish(job: Job, owner: str, release_credit: bool, **fields) -> dict | None:
+    """End a job this worker holds, giving its held credit back if asked, in
+    one transaction: nobody reads the job ended with its credit still held.
+    Its ENDED_FIELDS as stored (JSON-ready), or None when another worker owns
+    it now."""
     now = timezone.now()
     mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)
-    won = retry_when_locked(
-        lambda: mine.update(
-            photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
-        )
-    )
-    if not won:
+
+    def write() -> bool:
+        with transaction.atomic():
+            ended = mine.update(
+                photo=None, finished_at=now, lease_expires_at=None, progress=1.0, **fields
+            )
+            if ended and release_credit:
+                credits.release(job)
+            return bool(ended)
+
+    if not retry_when_locked(write):
         return None
     _remove_earlier_attempts(job)
     ended = {"progress": 1.0}
@@ -215,6 +222,7 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> dict | None:
     won = _finish(
         job,
         owner,
+        release_credit=not delivery.chargeable,
         state=State.DONE,
         result=delivery.summary,
         avatar_file=avatar,
@@ -225,16 +233,17 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> dict | None:
     if won is None:
         default_storage.delete(avatar)
         default_storage.delete(thumbnail)
-        return None
-    if not delivery.chargeable:
-        retry_when_locked(lambda: credits.release(job))
     return won
 
 
 def finish_failed(job: Job, owner: str, code: str, message: str) -> dict | None:
     """Fail the job and give its credit back. The ended fields, or None when
     another worker owns it now."""
-    won = _finish(job, owner, state=State.FAILED, error_code=code, error_message=message[:500])
-    if won is not None:
-        retry_when_locked(lambda: credits.release(job))
-    return won
+    return _finish(
+        job,
+        owner,
+        release_credit=True,
+        state=State.FAILED,
+        error_code=code,
+        error_message=message[:500],
+    )

@@ -322,3 +322,36 @@ def test_files_left_by_a_worker_killed_before_recording_them_are_removed(setting
     assert ended["avatar_file"] == jobs.result_names(second.pk, 2)[0]
     assert not any(default_storage.exists(name) for name in orphans)
     assert all(default_storage.exists(name) for name in jobs.result_names(second.pk, 2))
+
+
+def test_a_job_is_never_seen_ended_with_its_credit_still_held(monkeypatch):
+    """Ending a job and giving its credit back commit together: while the
+    credit goes back, another connection still sees the job running."""
+    import psycopg
+    from django.db import connection
+
+    from accounts import credits
+    from generation import jobs
+    from generation.worker import worker_name
+
+    if connection.vendor != "postgresql":
+        pytest.skip("run by `make test` in its PostgreSQL pass")
+    account, _ = make_account("atomic-end", credits=1)
+    jobs.enqueue(account, b"photo", {})
+    owner = worker_name()
+    job = jobs.claim(owner).job
+    seen = []
+    release = credits.release
+
+    def observed_release(released_job):
+        params = connection.get_connection_params()
+        with psycopg.connect(**params, autocommit=True) as other:
+            seen.append(
+                other.execute("SELECT state FROM generation_job WHERE id = %s", [job.pk]).fetchone()
+            )
+        return release(released_job)
+
+    monkeypatch.setattr(credits, "release", observed_release)
+    assert jobs.finish_failed(job, owner, "no_face", "No face.")["state"] == "failed"
+    assert seen == [("running",)]
+    assert balance(account) == 1
