@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from generation.portrait.state import Portrait
+from generation.imaging.state import Portrait
 
 
 class StyleEngine(Protocol):

@@ -7,8 +7,9 @@ import math
 import cv2
 import numpy as np
 
+from generation.imaging.state import Box, Portrait
+
 from .face import CHIN, FOREHEAD, LEFT_CHEEK, RIGHT_CHEEK, FaceAnalysis, eye_line_degrees
-from .state import Box, Portrait
 
 # Framing, in units of the face's height (forehead landmark to chin): the
 # square is 2.3 face heights, with half a face height above the forehead

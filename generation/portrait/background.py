@@ -9,9 +9,10 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from generation.imaging.filters import wide_blur
+from generation.imaging.state import Portrait
+
 from .errors import PortraitError
-from .filters import wide_blur
-from .state import Portrait
 
 RGB = tuple[float, float, float]
 Background = Callable[[int, Sequence[RGB], np.random.Generator], np.ndarray]

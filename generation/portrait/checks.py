@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generation.imaging.state import Box
+
 from .face import find_faces
 from .likeness import embedding, likeness
 from .safety import SafetyClassifier
-from .state import Box
 
 
 @dataclass(frozen=True)

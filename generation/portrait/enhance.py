@@ -8,8 +8,8 @@ from functools import cache
 import cv2
 import numpy as np
 
-from .masks import FaceMasks
-from .state import Portrait
+from generation.imaging.masks import FaceMasks
+from generation.imaging.state import Portrait
 
 MIN_SKIN_CHROMA = 22.0  # Lab chroma below which skin reads as grey or ill
 

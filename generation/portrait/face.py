@@ -10,8 +10,9 @@ from functools import cache
 import cv2
 import numpy as np
 
+from generation.imaging.state import Box
+
 from .errors import PortraitError
-from .state import Box
 
 # Face-mesh indices (MediaPipe's canonical 468-point mesh plus 10 iris points).
 RIGHT_EYE_CORNERS = (33, 133)  # the subject's right eye, on the image's left

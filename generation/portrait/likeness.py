@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .state import Box
+from generation.imaging.state import Box
 
 CENTRE = 0.6
 WIDTH = 0.08

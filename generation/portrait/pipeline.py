@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from generation.engines import StyleEngine, get_engine
+from generation.imaging.state import Box, Portrait
 
 from .align import align_face
 from .background import parse_palette, place_on_background
@@ -21,7 +22,6 @@ from .quality import input_quality_score
 from .safety import NudeNetClassifier, SafetyClassifier
 from .save import save_avatar
 from .segment import segment_person
-from .state import Box, Portrait
 from .styles import Style, backdrop_for, get_background, get_style
 from .timing import StageTimer
 

@@ -9,8 +9,8 @@ from functools import cache
 import cv2
 import numpy as np
 
-from .filters import guided_filter, luminance, polygon_mask, to_float
-from .state import Portrait
+from generation.imaging.filters import guided_filter, luminance, polygon_mask, to_float
+from generation.imaging.state import Portrait
 
 _lock = threading.Lock()
 

@@ -9,11 +9,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from generation.imaging.filters import to_uint8
+from generation.imaging.state import Portrait
+
 from .background import Background, deep_bokeh, neon_geometric, parse_palette, studio_gradient
 from .enhance import enhance_anime, enhance_corporate, enhance_editorial
 from .errors import PortraitError
-from .filters import to_uint8
-from .state import Portrait
 
 
 @dataclass(frozen=True)

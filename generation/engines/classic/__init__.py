@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generation.portrait.state import Portrait
+from generation.imaging.state import Portrait
 
 from . import anime, corporate, editorial
 

@@ -7,9 +7,9 @@ from functools import cache
 import cv2
 import numpy as np
 
-from generation.portrait.filters import blend, luminance, to_float, to_uint8
-from generation.portrait.masks import FaceMasks, irises
-from generation.portrait.state import Portrait
+from generation.imaging.filters import blend, luminance, to_float, to_uint8
+from generation.imaging.masks import FaceMasks, irises
+from generation.imaging.state import Portrait
 
 COLOURS = 12
 FORM_KEPT = 0.35  # share of the photo's soft shading left under the cel tones

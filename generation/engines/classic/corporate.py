@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from generation.portrait.filters import (
+from generation.imaging.filters import (
     apply_curves,
     blend,
     guided_filter,
@@ -14,8 +14,8 @@ from generation.portrait.filters import (
     to_uint8,
     tone_axis,
 )
-from generation.portrait.masks import FaceMasks
-from generation.portrait.state import Portrait
+from generation.imaging.masks import FaceMasks
+from generation.imaging.state import Portrait
 
 TEXTURE_KEPT = 0.3  # share of fine skin detail that survives smoothing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generation.portrait.filters import (
+from generation.imaging.filters import (
     apply_curves,
     blend,
     low_res_map,
@@ -13,8 +13,8 @@ from generation.portrait.filters import (
     to_uint8,
     tone_axis,
 )
-from generation.portrait.masks import FaceMasks
-from generation.portrait.state import Portrait
+from generation.imaging.masks import FaceMasks
+from generation.imaging.state import Portrait
 
 SATURATION = 0.8  # colour outside the skin, for the muted film look
 

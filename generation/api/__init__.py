@@ -1,0 +1,1 @@
+"""The JSON API (django-ninja routers); the NinjaAPI root is avatarsite.api."""

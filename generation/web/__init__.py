@@ -1,0 +1,1 @@
+"""Pages, forms and WebSocket consumers for people (not API clients)."""
