@@ -6,10 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from avatarsite.errors import ApiError
-from generation.api import router as avatars_router
-from generation.api import users_router
-from generation.service_api import batches_router, generate_router, jobs_router
+from generation.api.identity import router as avatars_router
+from generation.api.identity import users_router
+from generation.api.portraits import batches_router, generate_router, jobs_router
+from generation.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ django_asgi_app = get_asgi_application()
 from django.conf import settings  # noqa: E402  (after Django is set up)
 
 from avatarsite.api_handler import ApiASGIHandler, route_http  # noqa: E402
-from generation.worker import JobWorkerConsumer  # noqa: E402
+from generation.jobs.worker import JobWorkerConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -110,7 +110,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # for the lock instead of failing, and take it when a transaction starts.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # Tests get a file database, so threads share it through SQLite's locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # TEST_DB_NAME lets two test runs on one machine keep apart.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_DB_NAME") or str(VAR_DIR / "test-db.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -207,7 +210,7 @@ LOGGING = {
 IDENTITY_DEFAULT_STYLE = os.environ.get("IDENTITY_DEFAULT_STYLE", "people")
 IDENTITY_SIGNUP_PNG_SIZE = 256
 
-# Jobs and workers (see generation/jobs.py and generation/worker.py).
+# Jobs and workers (see generation/jobs/queue.py and generation/jobs/worker.py).
 WORKER_CHANNEL = "avatar-jobs"
 EMBEDDED_WORKER = env_bool("AVATAR_EMBEDDED_WORKER", default=not REDIS_URL)
 JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "60"))

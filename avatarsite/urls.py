@@ -3,8 +3,9 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 
 from avatarsite.api import api
-from generation import files, views
-from generation.metrics import metrics_view
+from generation import files
+from generation.jobs.metrics import metrics_view
+from generation.web import gallery
 
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -12,7 +13,7 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 urlpatterns = [
-    path("", views.gallery, name="gallery"),
+    path("", gallery.gallery, name="gallery"),
     path("admin/", admin.site.urls),
     path("files/<str:token>", files.signed_file, name="signed-file"),
     path("metrics", metrics_view, name="metrics"),

@@ -191,7 +191,7 @@ class Batch(models.Model):
 
 class JobManager(models.Manager):
     """Jobs without their input photo: it is large and only a worker needs it,
-    through generation.job_photos."""
+    through generation.jobs.photos."""
 
     def get_queryset(self) -> models.QuerySet:
         return super().get_queryset().defer("photo")

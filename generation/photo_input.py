@@ -12,7 +12,7 @@ import pybase64
 from django.conf import settings
 from PIL import Image
 
-from avatarsite.errors import ApiError
+from generation.errors import ApiError
 from generation.intake.fetch import FetchPolicy
 from generation.portrait.load import DEFAULT_LIMITS
 

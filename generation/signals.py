@@ -7,8 +7,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from generation.avatars import create_identity_avatar, delete_avatar_files
+from generation.jobs.retention import delete_job_files
 from generation.models import IdentityAvatar, Job
-from generation.retention import delete_job_files
 
 logger = logging.getLogger(__name__)
 

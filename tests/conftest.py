@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from generation.worker import stop_embedded_worker
+from generation.jobs.worker import stop_embedded_worker
 
 TEST_SEED_SECRET = "test-seed-secret"
 

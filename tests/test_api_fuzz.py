@@ -34,10 +34,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from generation.jobs.worker import run_available_jobs
 from generation.models import Batch, IdentityAvatar, Job, Palette, Style
 from generation.portrait.presets import PLATFORMS
 from generation.portrait.styles import BACKGROUNDS, STYLES
-from generation.worker import run_available_jobs
 from tests.service_helpers import make_account
 
 MAX_EXAMPLES = 20  # per operation and pass; the whole test stays well under a minute

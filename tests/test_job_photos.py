@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.db import IntegrityError, transaction
 
-from generation.job_photos import insert_with_photo, read_photo, write_photos
+from generation.jobs.photos import insert_with_photo, read_photo, write_photos
 from generation.models import Job
 from tests.service_helpers import make_account
 

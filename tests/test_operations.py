@@ -53,7 +53,7 @@ def test_metrics_report_jobs_stages_checks_and_credits():
 
 def test_json_logs_carry_request_and_job_ids():
     record = logging.LogRecord(
-        "generation.worker", logging.INFO, __file__, 1, "job %s", ("done",), None
+        "generation.jobs.worker", logging.INFO, __file__, 1, "job %s", ("done",), None
     )
     record.job_id = "j-1"
     token = request_id.set("req-42")
@@ -63,7 +63,7 @@ def test_json_logs_carry_request_and_job_ids():
         request_id.reset(token)
     line = json.loads(JsonFormatter().format(record))
     assert line == {**line, "message": "job done", "request_id": "req-42", "job_id": "j-1"}
-    assert line["level"] == "INFO" and line["logger"] == "generation.worker"
+    assert line["level"] == "INFO" and line["logger"] == "generation.jobs.worker"
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from avatarsite.errors import ApiError
+from generation.errors import ApiError
 from generation.photo_input import decode_base64
 
 DATA = bytes(range(256)) * 300

@@ -42,7 +42,7 @@ def test_job_events_travel_through_redis_both_ways(settings):
     from channels.layers import channel_layers, get_channel_layer
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
-    from generation.notify import JobWaiter, group_name, publish
+    from generation.jobs.notify import JobWaiter, group_name, publish
 
     prefix = f"t{uuid.uuid4().hex[:6]}:"
     settings.CHANNEL_LAYERS = {

@@ -256,8 +256,8 @@ def test_two_concurrent_generate_calls_with_one_credit(settings):
 def test_a_slow_job_keeps_its_lease(settings):
     """While the pipeline works, the worker renews its lease, so nobody else
     takes the job over."""
-    from generation import jobs
-    from generation.worker import lease_kept, worker_name
+    from generation.jobs import queue as jobs
+    from generation.jobs.worker import lease_kept, worker_name
 
     settings.JOB_LEASE_SECONDS = 0.6
     account, _ = make_account("slow", credits=1)
@@ -278,8 +278,8 @@ def test_claims_take_the_oldest_job_and_give_up_on_one_that_keeps_losing_workers
 
     from django.utils import timezone
 
-    from generation import jobs
-    from generation.worker import worker_name
+    from generation.jobs import queue as jobs
+    from generation.jobs.worker import worker_name
 
     account, _ = make_account("unlucky", credits=2)
     doomed = jobs.enqueue(account, b"photo-1", {})
@@ -304,8 +304,8 @@ def test_files_left_by_a_worker_killed_before_recording_them_are_removed(setting
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from generation import jobs
-    from generation.worker import worker_name
+    from generation.jobs import queue as jobs
+    from generation.jobs.worker import worker_name
 
     account, _ = make_account("orphans", credits=1)
     jobs.enqueue(account, b"photo", {})
@@ -331,8 +331,8 @@ def test_a_job_is_never_seen_ended_with_its_credit_still_held(monkeypatch):
     from django.db import connection
 
     from accounts import credits
-    from generation import jobs
-    from generation.worker import worker_name
+    from generation.jobs import queue as jobs
+    from generation.jobs.worker import worker_name
 
     if connection.vendor != "postgresql":
         pytest.skip("run by `make test` in its PostgreSQL pass")

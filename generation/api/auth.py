@@ -5,7 +5,7 @@ from ninja.security import APIKeyHeader, HttpBearer
 
 from accounts.keys import authenticate
 from accounts.models import PlatformAccount
-from avatarsite.off_loop import off_loop
+from generation.off_loop import off_loop
 
 
 def _account(request: HttpRequest, raw: str) -> PlatformAccount | None:

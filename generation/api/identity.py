@@ -5,8 +5,6 @@ import re
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 
-from avatarsite.errors import ApiError
-from avatarsite.off_loop import in_pool
 from generation.avatars import (
     CONTENT_TYPES,
     AvatarRequest,
@@ -15,11 +13,13 @@ from generation.avatars import (
     seed_for,
     stored_avatar,
 )
+from generation.errors import ApiError
 from generation.identity.palettes import normalise_hex
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.render import TRANSPARENT
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
 from generation.models import IdentityAvatar, Palette, PaletteVersion, Style
+from generation.off_loop import in_pool
 
 router = Router()
 users_router = Router()

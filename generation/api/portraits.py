@@ -16,26 +16,26 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from accounts.auth import API_KEY_AUTH
 from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
-from avatarsite.errors import ApiError
-from avatarsite.off_loop import in_pool, off_loop
-from generation import jobs
-from generation.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
+from generation.api.auth import API_KEY_AUTH
+from generation.errors import ApiError
 from generation.files import file_url
 from generation.intake import IntakeError
 from generation.intake.archive import ArchiveLimits, read_zip_photos
 from generation.intake.fetch import fetch_image
+from generation.jobs import queue as jobs
+from generation.jobs.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
+from generation.jobs.notify import JobWaiter
+from generation.jobs.worker import wake_workers
 from generation.models import Batch, Job
-from generation.notify import JobWaiter
+from generation.off_loop import in_pool, off_loop
 from generation.photo_input import check_photo_header, decode_base64, fetch_policy
 from generation.portrait.background import parse_palette
 from generation.portrait.errors import PortraitError
 from generation.portrait.load import DEFAULT_LIMITS
 from generation.portrait.presets import get_platform
 from generation.portrait.styles import get_background, get_style
-from generation.worker import wake_workers
 
 logger = logging.getLogger(__name__)
 generate_router = Router(tags=["portrait avatars"])

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from accounts import credits
 from accounts.models import PlatformAccount, Seat
-from generation.job_photos import write_photos
+from generation.jobs.photos import write_photos
 from generation.models import Batch, Job
 
 MAX_BATCH_ITEMS = 500

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from avatarsite.background import in_background
+from generation.background import in_background
 
 logger = logging.getLogger(__name__)
 _waiters: dict[str, list["JobWaiter"]] = defaultdict(list)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts import credits
 from accounts.models import PlatformAccount
-from generation.job_photos import insert_with_photo, job_sql_names, read_photo
+from generation.jobs.photos import insert_with_photo, job_sql_names, read_photo
 from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)

@@ -23,17 +23,17 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
-from avatarsite.off_loop import reused_connections
-from generation import jobs
 from generation.intake import IntakeError
 from generation.intake.fetch import fetch_image
+from generation.jobs import queue as jobs
+from generation.jobs.notify import publish
+from generation.jobs.retention import purge_when_due
 from generation.models import Job
-from generation.notify import publish
+from generation.off_loop import reused_connections
 from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
 from generation.portrait.pipeline import PortraitPipeline
-from generation.retention import purge_when_due
 
 logger = logging.getLogger(__name__)
 _pipeline: PortraitPipeline | None = None

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from generation.retention import purge_expired
+from generation.jobs.retention import purge_expired
 
 
 class Command(BaseCommand):
