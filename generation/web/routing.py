@@ -1,0 +1,6 @@
+"""WebSocket routes (mounted by avatarsite.asgi behind session auth and an
+origin check). Each page's consumer adds its path here."""
+
+from django.urls import URLPattern
+
+websocket_urlpatterns: list[URLPattern] = []
