@@ -210,7 +210,13 @@ class Job(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        PORTRAIT = "portrait", "Portrait avatar"
+        TRAINING = "training", "Training (subject model or custom style)"
+        INFERENCE = "inference", "Inference from a subject model"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PORTRAIT)
     account = models.ForeignKey(
         "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="jobs"
     )
