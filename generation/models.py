@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 
 def definition_digest(definition: dict[str, Any]) -> str:
@@ -267,3 +268,57 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+class AvatarOffer(models.Model):
+    """One AI avatar shown to a person, and what they did with it.
+
+    The decline rate by style and platform is a product metric (the admin's
+    chart, GET /v1/analytics/avatars). A declined offer says what the person
+    kept instead; a regenerated one was replaced by the offer whose `previous`
+    it is.
+    """
+
+    class Outcome(models.TextChoices):
+        OFFERED = "offered", "Offered (no answer yet)"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        REGENERATED = "regenerated", "Regenerated"
+
+    class Kept(models.TextChoices):
+        NOTHING = "", "-"
+        ORIGINAL = "original", "Original photo"
+        IDENTITY = "identity", "Identity avatar"
+
+    account = models.ForeignKey(
+        "accounts.PlatformAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="avatar_offers",
+        help_text="Empty: offered on this site's own signup, not through the API.",
+    )
+    job = models.OneToOneField(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="offer"
+    )
+    previous = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The offer this one was regenerated from.",
+    )
+    style = models.CharField(max_length=40)
+    platform = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.OFFERED)
+    kept = models.CharField(max_length=8, choices=Kept.choices, blank=True, default="")
+    offered_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-offered_at",)
+        indexes = [models.Index(fields=["account", "offered_at"], name="offer_account_offered")]
+
+    def __str__(self) -> str:
+        return f"{self.style} on {self.platform}: {self.outcome}"
