@@ -26,7 +26,7 @@ def purge_expired() -> dict[str, int]:
     inputs = Job.objects.filter(input_expires_at__lt=now).exclude(cached_input="")
     for job in inputs:
         default_storage.delete(job.cached_input.name)
-    purged_inputs = inputs.update(cached_input="", input_expires_at=None)
+    purged_inputs = inputs.update(cached_input="")  # the expiry stays: source_job says 410
     results = Job.objects.filter(result_expires_at__lt=now).exclude(avatar_file="")
     for job in results:
         default_storage.delete(job.avatar_file.name)
