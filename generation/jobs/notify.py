@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -77,10 +78,12 @@ class JobWaiter:
     """`async with JobWaiter(job_id) as waiter: await waiter.wait(timeout)`:
     wakes when this process's publish() or a channel-layer message says the
     job ended; `waiter.ended` then holds the ended job's fields, if the
-    message carried them."""
+    message carried them. `on_event`, if given, hears every event of the job
+    (progress too) on the waiter's loop: a page's socket follows a job so."""
 
-    def __init__(self, job_id) -> None:
+    def __init__(self, job_id, on_event: Callable[[dict], None] | None = None) -> None:
         self.key = str(job_id)
+        self.on_event = on_event
         self.event = asyncio.Event()
         self.loop = asyncio.get_running_loop()
         self.layer = get_channel_layer()
@@ -90,6 +93,8 @@ class JobWaiter:
 
     def hear(self, message: dict) -> None:
         """An event for the job (on the waiter's loop): wake on its end."""
+        if self.on_event is not None:
+            self.on_event(message)
         if message.get("state") in FINAL_STATES:
             self.ended = message.get("ended")
             self.event.set()

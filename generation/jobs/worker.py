@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import AsyncConsumer
@@ -32,8 +32,8 @@ from generation.models import Job
 from generation.off_loop import reused_connections
 from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
+from generation.portrait.pipeline import STAGES, PortraitPipeline
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
-from generation.portrait.pipeline import PortraitPipeline
 
 logger = logging.getLogger(__name__)
 _pipeline: PortraitPipeline | None = None
@@ -88,6 +88,20 @@ def lease_kept(job: Job, owner: str) -> Iterator[None]:
         keeper.join()
 
 
+def stage_events(job: Job) -> Callable[[str], None] | None:
+    """For a job whose page shows each stage (`params["live_stages"]`), a
+    listener publishing them; API jobs publish only their start and end."""
+    if not job.params.get("live_stages"):
+        return None
+    order = {stage: index for index, stage in enumerate(STAGES)}
+
+    def started(stage: str) -> None:
+        progress = 0.1 + 0.85 * order.get(stage, 0) / len(STAGES)
+        publish(job.pk, Job.State.RUNNING, round(progress, 3), stage=stage)
+
+    return started
+
+
 def process(claimed: jobs.Claimed, owner: str) -> None:
     """Run one claimed job to done or failed, and tell whoever waits."""
     job = claimed.job
@@ -99,7 +113,7 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
         if photo is None:  # a batch item given by URL: fetched here, not in the request
             photo = fetch_image(job.params["image_url"], fetch_policy())
         with _pipeline_lock, lease_kept(job, owner):
-            result = pipeline().generate(photo, portrait_request(job))
+            result = pipeline().generate(photo, portrait_request(job), stage_events(job))
     except (PortraitError, IntakeError) as exc:
         ended = jobs.finish_failed(job, owner, exc.code, exc.message)
         state = Job.State.FAILED

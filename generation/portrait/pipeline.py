@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -30,6 +31,9 @@ MIN_SIZE = 64
 MIN_WORKING_SIZE = 512  # small presets are rendered at this size, then scaled down
 RETRY_INTENSITY = (1.0, 0.6, 0.3)  # the first try, then at most two retries
 DEFAULT_INTENSITY = 0.8
+# The stages in the order they start (style to checks repeat on a retry).
+STAGES = ("load", "safety", "face_detect", "quality", "align", "segment", "background",
+          "embed_input", "style", "composite", "enhance", "checks", "save")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,15 @@ class PortraitPipeline:
         self.limits = limits
         self.min_face_coverage = min_face_coverage
 
-    def generate(self, data: bytes, request: AvatarRequest) -> AvatarResult:
-        """Photo bytes in, avatar out; raises PortraitError for photos it refuses."""
-        timer = StageTimer()
+    def generate(
+        self,
+        data: bytes,
+        request: AvatarRequest,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> AvatarResult:
+        """Photo bytes in, avatar out; raises PortraitError for photos it refuses.
+        `on_stage` hears each stage's name as it starts."""
+        timer = StageTimer(on_stage)
         style = get_style(request.style)
         platform = get_platform(request.platform)
         if style.name not in self.engine.styles:

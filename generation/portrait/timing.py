@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
 class StageTimer:
-    """Accumulates milliseconds per stage name (a retried stage adds up)."""
+    """Accumulates milliseconds per stage name (a retried stage adds up);
+    `on_start` hears each stage's name as it begins (live progress)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_start: Callable[[str], None] | None = None) -> None:
         self.ms: dict[str, float] = {}
         self._start = time.perf_counter()
+        self._on_start = on_start
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
+        if self._on_start is not None:
+            self._on_start(stage)
         start = time.perf_counter()
         try:
             yield
