@@ -35,6 +35,13 @@ class PlatformAccount(models.Model):
         default=0, help_text="Seats for team batches; 0: batches are paid in credits."
     )
     is_active = models.BooleanField(default=True)
+    custom_model_engine = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="Engine for subject models and custom styles (cpu, diffusion); empty: the "
+        "deployment's CUSTOM_MODEL_ENGINE. A request may still name one.",
+    )
     credit_balance = models.BigIntegerField(
         default=0,
         editable=False,

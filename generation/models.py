@@ -322,3 +322,88 @@ class AvatarOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.style} on {self.platform}: {self.outcome}"
+
+
+class TrainingStatus(models.TextChoices):
+    """A custom model's life, as the API names it."""
+
+    ACCEPTED = "ACCEPTED", "Accepted"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+    IMAGE_NOT_VALID = "IMAGE_NOT_VALID", "Images not valid"
+
+
+class TrainedModel(models.Model):
+    """What a training job makes. Its id is the only handle: nothing records
+    which photos, files or URLs trained it, and the references are deleted
+    when training ends (they live only in the training job's photo column)."""
+
+    Status = TrainingStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The site user who trained it in the browser (empty for API accounts).",
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=TrainingStatus.choices, default=TrainingStatus.ACCEPTED
+    )
+    progress = models.FloatField(default=0.0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    engine = models.CharField(max_length=16)
+    artifact = models.FileField(max_length=200, blank=True, default="")
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Per photo (by position): why the set is not valid."
+    )
+    error_code = models.CharField(max_length=40, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at",)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS)
+
+
+class SubjectModel(TrainedModel):
+    """A person, couple or pet learned from 5-30 photos; inferences draw it by prompt."""
+
+    class SubjectType(models.TextChoices):
+        MAN = "man", "Man"
+        WOMAN = "woman", "Woman"
+        COUPLE = "couple", "Couple"
+        DOG = "dog", "Dog"
+        CAT = "cat", "Cat"
+
+    subject_type = models.CharField(max_length=8, choices=SubjectType.choices)
+
+    def __str__(self) -> str:
+        return f"{self.subject_type} model {self.pk} ({self.status})"
+
+
+def new_style_token() -> str:
+    return f"style_{secrets.token_urlsafe(16)}"
+
+
+class CustomStyle(TrainedModel):
+    """A platform's own look learned from 50-200 examples; its token works as a
+    `style` for the account that trained it, and for no one else."""
+
+    name = models.CharField(max_length=100)
+    style_token = models.CharField(max_length=40, unique=True, default=new_style_token)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"

@@ -8,7 +8,7 @@ cannot deliver or charge a second time; the credit ledger's unique
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -115,16 +115,17 @@ def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Jo
         return Job.objects.get(account=account, idempotency_key=key), False
 
 
-def _claim_sql() -> str:
-    """One statement takes the oldest claimable job and returns its row (less
-    the photo, read as binary): PostgreSQL's SKIP LOCKED lets concurrent
-    workers pass each other; SQLite has one writer anyway."""
+def _claim_sql(kind_count: int) -> str:
+    """One statement takes the oldest claimable job of `kind_count` kinds and
+    returns its row (less the photo, read as binary): PostgreSQL's SKIP
+    LOCKED lets concurrent workers pass each other; SQLite has one writer anyway."""
     table, column = job_sql_names()
     returned = ", ".join(sql for name, sql in column.items() if name != "photo")
     claimable = (
         f"({column['state']} = %s OR ({column['state']} = %s AND "
         f"{column['lease_expires_at']} < %s))"
     )
+    of_kind = f"{column['kind']} IN ({', '.join(['%s'] * kind_count)})"
     skip_locked = connection.features.has_select_for_update_skip_locked
     lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
     return (
@@ -132,13 +133,18 @@ def _claim_sql() -> str:
         f"{column['lease_expires_at']} = %s, {column['attempts']} = {column['attempts']} + 1, "
         f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
         f"WHERE {column['id']} = (SELECT {column['id']} FROM {table} WHERE {claimable} "
-        f"ORDER BY {column['created_at']} LIMIT 1{lock}) AND {claimable} "
+        f"AND {of_kind} ORDER BY {column['created_at']} LIMIT 1{lock}) AND {claimable} "
         f"RETURNING {returned}"
     )
 
 
-def claim(owner: str) -> Claimed | None:
-    """Take the oldest queued job, or one whose worker's lease expired."""
+# What the interactive workers take; training has its own (settings.TRAINING_CHANNEL).
+INTERACTIVE_KINDS = (Job.Kind.PORTRAIT, Job.Kind.INFERENCE)
+TRAINING_KINDS = (Job.Kind.TRAINING,)
+
+
+def claim(owner: str, *, kinds: Sequence[str] = INTERACTIVE_KINDS) -> Claimed | None:
+    """Take the oldest queued job of `kinds`, or one whose worker's lease expired."""
     while True:
         now = timezone.now()
         at = connection.ops.adapt_datetimefield_value(now)
@@ -146,9 +152,10 @@ def claim(owner: str) -> Claimed | None:
             now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
         )
         claimable = [State.QUEUED, State.RUNNING, at]
-        params = [State.RUNNING, owner, expires, at, *claimable, *claimable]
+        params = [State.RUNNING, owner, expires, at, *claimable, *kinds, *claimable]
+        sql = _claim_sql(len(kinds))
 
-        taken = retry_when_locked(lambda params=params: list(Job.objects.raw(_claim_sql(), params)))
+        taken = retry_when_locked(lambda sql=sql, params=params: list(Job.objects.raw(sql, params)))
         if not taken:
             return None
         job = taken[0]
