@@ -145,21 +145,49 @@ def pinned_request(avatar: IdentityAvatar, fmt: str, size: int) -> AvatarRequest
     )
 
 
-def create_identity_avatar(user) -> IdentityAvatar | None:
-    """Draw and store a new user's avatar, pinned to today's style and palette."""
-    mapping = mapping_for(user.role, user.team)
-    style = mapping.style if mapping and mapping.style else None
-    style = style or Style.objects.filter(slug=settings.IDENTITY_DEFAULT_STYLE).first()
+def default_identity_style(role: str, team: str) -> Style | None:
+    """The style the role/team rule names, else the deployment's default."""
+    mapping = mapping_for(role, team)
+    if mapping is not None and mapping.style is not None:
+        return mapping.style
+    return Style.objects.filter(slug=settings.IDENTITY_DEFAULT_STYLE).first()
+
+
+def identity_draft(
+    identifier: str, initials: str, role: str, team: str, style: Style | None = None
+) -> IdentityAvatar | None:
+    """The (unsaved) avatar record a user would get today: seeded from
+    `identifier`, in `style` (else the default for the role and team), with
+    the role/team palette. The signup page previews exactly this."""
+    style = style or default_identity_style(role, team)
     if style is None or style.current_version is None:
-        logger.warning("No identity styles installed: run `manage.py load_identity_defaults`.")
         return None
-    avatar = IdentityAvatar(
-        user=user,
-        seed=seed_for(str(user.pk)).hex(),
-        initials_source=user.get_full_name() or user.get_username(),
+    mapping = mapping_for(role, team)
+    return IdentityAvatar(
+        seed=seed_for(identifier).hex(),
+        initials_source=initials,
         style_version=style.current_version,
         palette_version=mapping.palette.current_version if mapping else None,
     )
+
+
+def create_identity_avatar(
+    user, identifier: str | None = None, style: Style | None = None
+) -> IdentityAvatar | None:
+    """Draw and store a new user's avatar, pinned to today's style and palette.
+    Seeded from the user id unless `identifier` is given (signup seeds from
+    the username the preview showed); `style` overrides the default."""
+    avatar = identity_draft(
+        identifier or str(user.pk),
+        user.get_full_name() or user.get_username(),
+        user.role,
+        user.team,
+        style,
+    )
+    if avatar is None:
+        logger.warning("No identity styles installed: run `manage.py load_identity_defaults`.")
+        return None
+    avatar.user = user
     size = settings.IDENTITY_SIGNUP_PNG_SIZE
     for fmt, field in (("svg", avatar.svg_file), ("png", avatar.png_file)):
         body = render_avatar(pinned_request(avatar, fmt, size))

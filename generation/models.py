@@ -171,6 +171,27 @@ class IdentityAvatar(models.Model):
         return f"{self.user} ({self.style_version})"
 
 
+class ProfileAvatar(models.Model):
+    """The avatar a person picked instead of their identity avatar: their own
+    photo or the AI version of it. Kept (unlike previews) until they change it."""
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "Original photo"
+        AI = "ai", "AI version"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile_avatar"
+    )
+    public_id = models.CharField(max_length=24, unique=True, default=new_public_id)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    image = models.FileField(max_length=200, help_text="A square PNG.")
+    style = models.CharField(max_length=40, blank=True, default="", help_text="The AI style.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_kind_display()})"
+
+
 class Batch(models.Model):
     """A team's photos submitted together: one style and platform, one job per photo."""
 
@@ -219,7 +240,12 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PORTRAIT)
     account = models.ForeignKey(
-        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="jobs"
+        "accounts.PlatformAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        help_text="Empty: a preview on this site's own signup (never charged).",
     )
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"

@@ -3,12 +3,13 @@
 import logging
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from generation.avatars import create_identity_avatar, delete_avatar_files
 from generation.jobs.retention import delete_job_files
-from generation.models import IdentityAvatar, Job
+from generation.models import IdentityAvatar, Job, ProfileAvatar
 
 logger = logging.getLogger(__name__)
 
@@ -16,11 +17,13 @@ logger = logging.getLogger(__name__)
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 def give_new_user_an_avatar(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
     """A failure here must not fail the signup: the avatar endpoint draws a
-    missing avatar on first request."""
+    missing avatar on first request. A user saved by the signup page carries
+    `signup_identity` (seed identifier and style the person saw previewed)."""
     if not created or raw:
         return
+    identifier, style = getattr(instance, "signup_identity", (None, None))
     try:
-        create_identity_avatar(instance)
+        create_identity_avatar(instance, identifier, style)
     except Exception:
         logger.exception("Could not create the identity avatar of user %s", instance.pk)
 
@@ -34,3 +37,15 @@ def remove_avatar_files(sender, instance: IdentityAvatar, **kwargs) -> None:
 def remove_job_files(sender, instance: Job, **kwargs) -> None:
     """Deleting an account (or a job) deletes its photos and avatars."""
     delete_job_files(instance)
+
+
+@receiver(post_delete, sender=ProfileAvatar)
+def remove_profile_avatar_files(sender, instance: ProfileAvatar, **kwargs) -> None:
+    """A picked photo or AI avatar goes with its record (changed, or the user deleted)."""
+    folder = f"profile/{instance.public_id}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
