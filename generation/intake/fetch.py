@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import select
 import socket
 import ssl
 import time
@@ -52,7 +53,8 @@ class FetchPolicy:
     """The limits of one fetch.
 
     ``timeout`` bounds each network step (connect, each read); ``deadline`` bounds the whole
-    fetch, redirects included. ``allowed_hosts`` names hosts that may resolve to non-public
+    fetch as one total: resolving, connecting, the TLS handshake, the status line and headers,
+    the body, and every redirect. ``allowed_hosts`` names hosts that may resolve to non-public
     addresses (``"name"`` for any port, ``"name:port"`` or ``"[v6]:port"`` for one), such as a
     test server on 127.0.0.1; every other host must still resolve to public addresses only.
     Production leaves it None.
@@ -89,6 +91,14 @@ class _Clock:
         left = self._end - time.monotonic()
         if left <= 0:
             raise IntakeError("fetch_timeout", "the image took too long to download")
+        return min(self._step, left)
+
+    def step_timeout(self) -> float:
+        """timeout() for a step inside a network call: a TimeoutError, which the
+        call's error handling turns into fetch_timeout."""
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the fetch's deadline has passed")
         return min(self._step, left)
 
 
@@ -176,36 +186,102 @@ def _is_public(ip: IPAddress) -> bool:
     return True
 
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose every receive waits no longer than the fetch has left.
+
+    http.client reads the status line and each header line with its own receive, so a
+    per-step timeout alone let a server sending one header line every 0.45 s hold a fetch
+    for as long as it liked; here each receive is bounded by the deadline too.
+    """
+
+    clock: _Clock
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        self.settimeout(self.clock.step_timeout())
+        return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self.settimeout(self.clock.step_timeout())
+        return super().recv(bufsize, flags)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """The TLS twin of _DeadlineSocket (http.client reads through recv_into)."""
+
+    clock: _Clock
+
+    def recv_into(self, buffer, nbytes: int | None = None, flags: int = 0) -> int:
+        self.settimeout(self.clock.step_timeout())
+        return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        self.settimeout(self.clock.step_timeout())
+        return super().recv(buflen, flags)
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Talks to ``host`` (for the Host header) at vetted addresses, never resolving it."""
 
-    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], clock: _Clock) -> None:
         super().__init__(host, port)
         self.addresses = addresses
+        self.clock = clock
 
     def connect(self) -> None:
-        self.sock = _connect_any(self.addresses, self.port, self.timeout)
+        self.sock = _connect_any(self.addresses, self.port, self.clock)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """The TLS twin: SNI and the certificate check are for ``host``, not the address."""
 
-    def __init__(self, host: str, port: int, addresses: list[str]) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], clock: _Clock) -> None:
         self.tls = ssl.create_default_context()
+        self.tls.sslsocket_class = _DeadlineSSLSocket
         super().__init__(host, port, context=self.tls)
         self.addresses = addresses
+        self.clock = clock
 
     def connect(self) -> None:
-        sock = _connect_any(self.addresses, self.port, self.timeout)
-        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        sock = _connect_any(self.addresses, self.port, self.clock)
+        tls_sock = self.tls.wrap_socket(
+            sock, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        tls_sock.clock = self.clock
+        _handshake(tls_sock, self.clock)
+        self.sock = tls_sock
 
 
-def _connect_any(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+def _handshake(sock: ssl.SSLSocket, clock: _Clock) -> None:
+    """The TLS handshake within the deadline: a blocking handshake waits a full step
+    timeout for each piece a slow server sends."""
+    sock.setblocking(False)
+    try:
+        while True:
+            try:
+                sock.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                ready = select.select([sock], [], [], clock.step_timeout())[0]
+            except ssl.SSLWantWriteError:
+                ready = select.select([], [sock], [], clock.step_timeout())[1]
+            if not ready:
+                raise TimeoutError("the TLS handshake took too long")
+    finally:
+        sock.settimeout(clock.step_timeout())
+
+
+def _connect_any(addresses: list[str], port: int, clock: _Clock) -> _DeadlineSocket:
     error: OSError | None = None
     for address in addresses:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = _DeadlineSocket(family, socket.SOCK_STREAM)
+        sock.clock = clock
         try:
-            return socket.create_connection((address, port), timeout)
+            sock.settimeout(clock.timeout())
+            sock.connect((address, port))
+            return sock
         except OSError as exc:
+            sock.close()
             error = exc
     raise error or OSError("no address to connect to")
 
@@ -225,24 +301,19 @@ def _fetch_once(
 ) -> str | bytes:
     """One request: a redirect's Location (str), or the image bytes of a 2xx answer."""
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(target.host, target.port, addresses)
+    connection = connection_class(target.host, target.port, addresses, clock)
     try:
         with _network_errors(target):
-            connection.timeout = clock.timeout()
             connection.connect()
-            # Kept here: with "Connection: close", getresponse() drops connection.sock.
-            sock = connection.sock
-            sock.settimeout(clock.timeout())
+            connection.sock.settimeout(clock.timeout())
             connection.request("GET", target.path, headers=REQUEST_HEADERS)
             with connection.getresponse() as response:
-                return _answer(response, sock, policy, clock)
+                return _answer(response, policy)
     finally:
         connection.close()
 
 
-def _answer(
-    response: http.client.HTTPResponse, sock: socket.socket, policy: FetchPolicy, clock: _Clock
-) -> str | bytes:
+def _answer(response: http.client.HTTPResponse, policy: FetchPolicy) -> str | bytes:
     if response.status in REDIRECT_STATUSES:
         location = response.getheader("Location")
         if not location:
@@ -252,20 +323,17 @@ def _answer(
         raise IntakeError("fetch_failed", f"the server answered HTTP {response.status}")
     if response.length is not None and response.length > policy.max_bytes:
         raise IntakeError("file_too_large", f"the image is over {policy.max_bytes} bytes")
-    return _read_image(response, sock, policy, clock)
+    return _read_image(response, policy)
 
 
-def _read_image(
-    response: http.client.HTTPResponse, sock: socket.socket, policy: FetchPolicy, clock: _Clock
-) -> bytes:
+def _read_image(response: http.client.HTTPResponse, policy: FetchPolicy) -> bytes:
     """Stream the body, stopping past ``max_bytes`` or as soon as it is clearly no image.
 
-    ``read1`` returns after one socket read, so a server trickling bytes cannot hold a read
-    open past the deadline.
+    ``read1`` returns after one socket read, each bounded by the deadline (_DeadlineSocket),
+    so a server trickling bytes cannot hold the fetch open past it.
     """
     body = bytearray()
     while True:
-        sock.settimeout(clock.timeout())
         chunk = response.read1(CHUNK_BYTES)
         if not chunk:
             break

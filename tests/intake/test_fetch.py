@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,20 @@ def trickle(handler: Handler) -> Iterator[bytes]:
         yield bytes([byte])
 
 
+HEADER_LINE_SECONDS = 0.45
+
+
+def slow_headers(handler: Handler) -> None:
+    """The status line at once, then one header line every 0.45 s, for a minute."""
+    handler.send_response(200)
+    for n in range(int(60 / HEADER_LINE_SECONDS)):
+        handler.send_header(f"X-Slow-{n}", "x")
+        handler.flush_headers()
+        if handler.server.released.wait(HEADER_LINE_SECONDS):
+            return
+    handler.end_headers()
+
+
 ROUTES: dict[str, Callable[[Handler, str], None]] = {
     "/photo.jpg": lambda h, _: h.send(200, JPEG, "image/jpeg"),
     "/sample/": lambda h, kind: h.send(200, SAMPLES[kind], "application/octet-stream"),
@@ -120,6 +135,7 @@ ROUTES: dict[str, Callable[[Handler, str], None]] = {
     "/truncated": lambda h, _: h.send(200, JPEG[:1000], "image/jpeg", length="2000"),
     "/slow": lambda h, _: h.server.released.wait(5) or h.send(200, JPEG, "image/jpeg"),
     "/trickle": lambda h, _: stream(h, trickle(h)),
+    "/slow-headers": lambda h, _: slow_headers(h),
 }
 
 
@@ -438,6 +454,20 @@ def test_a_trickling_body_hits_the_overall_deadline(local: Local) -> None:
     refused("fetch_timeout", lambda: local.fetch("/trickle", timeout=0.5, deadline=0.6))
 
 
+def test_headers_sent_one_line_at_a_time_hit_the_overall_deadline(local: Local) -> None:
+    """Each header line comes well within the step timeout; the deadline covers the
+    headers too, so the fetch ends at the deadline, not when the server stops."""
+    started = time.monotonic()
+    refused("fetch_timeout", lambda: local.fetch("/slow-headers", timeout=5.0, deadline=2.0))
+    assert 1.9 <= time.monotonic() - started < 2.5
+
+
+def test_the_default_deadline_of_10_seconds_covers_slow_headers(local: Local) -> None:
+    started = time.monotonic()
+    refused("fetch_timeout", lambda: local.fetch("/slow-headers"))
+    assert 9.9 <= time.monotonic() - started < 10.5
+
+
 def test_a_closed_port_fails(local: Local) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -508,6 +538,30 @@ def test_https_checks_the_certificate_against_the_url_name(
     assert fetch_image(f"https://images.example:{port}/photo.jpg", policy) == JPEG
     assert tls_server.requests == [("/photo.jpg", f"images.example:{port}")]
     refused("fetch_failed", lambda: fetch_image(f"https://other.example:{port}/a.jpg", policy))
+
+
+@pytest.mark.usefixtures("trust")
+def test_https_slow_headers_hit_the_overall_deadline(
+    tls_server: LocalServer, fake_dns: FakeDNS
+) -> None:
+    fake_dns.answers["images.example"] = ["127.0.0.1"]
+    policy = FetchPolicy(allowed_hosts=frozenset({"images.example"}), deadline=2.0)
+    started = time.monotonic()
+    url = f"https://images.example:{tls_server.port}/slow-headers"
+    refused("fetch_timeout", lambda: fetch_image(url, policy))
+    assert 1.9 <= time.monotonic() - started < 2.5
+
+
+def test_https_a_server_that_never_completes_the_handshake_times_out() -> None:
+    """A TCP server that accepts and says nothing: the TLS handshake waits within the deadline."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        policy = FetchPolicy(allowed_hosts=frozenset({f"127.0.0.1:{port}"}), deadline=1.0)
+        started = time.monotonic()
+        refused("fetch_timeout", lambda: fetch_image(f"https://127.0.0.1:{port}/a.jpg", policy))
+        assert time.monotonic() - started < 1.5
 
 
 def test_https_refuses_an_untrusted_certificate(tls_server: LocalServer, fake_dns: FakeDNS) -> None:
