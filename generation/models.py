@@ -4,6 +4,7 @@ and each user's pinned avatar record."""
 import hashlib
 import json
 import secrets
+import time
 import uuid
 from typing import Any
 
@@ -274,12 +275,20 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    queue_rank = models.FloatField(
+        default=time.time,
+        help_text="Workers claim the lowest rank first: the time the job may start when "
+        "workers are shared fairly between accounts (generation.jobs.queue.fair_ranks).",
+    )
 
     objects = JobManager()
 
     class Meta:
         ordering = ("created_at",)
-        indexes = [models.Index(fields=["state", "created_at"], name="job_state_created")]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="job_state_created"),
+            models.Index(fields=["state", "queue_rank"], name="job_state_rank"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"],
