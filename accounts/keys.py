@@ -28,7 +28,7 @@ def issue_key(account: PlatformAccount, name: str = "default") -> str:
 def authenticate(raw: str) -> ApiKey | None:
     """The live key `raw` stands for, with its active account; None otherwise."""
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_SCHEME or len(raw) > 200:
+    if len(parts) != 3 or parts[0] != KEY_SCHEME or len(raw) > 200 or "\x00" in raw:
         return None
     key = (
         ApiKey.objects.select_related("account")

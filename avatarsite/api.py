@@ -2,19 +2,41 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.http.multipartparser import MultiPartParserError
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import REF_TEMPLATE, OpenAPISchema
 
+from generation.api.analytics import router as analytics_router
+from generation.api.auth import API_KEY_AUTH
 from generation.api.identity import router as avatars_router
 from generation.api.identity import users_router
-from generation.api.portraits import batches_router, generate_router, jobs_router
+from generation.api.portraits import BatchIn, batches_router, generate_router, jobs_router
 from generation.errors import ApiError
 
 logger = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
-api = NinjaAPI(
+class AvatarAPI(NinjaAPI):
+    """The NinjaAPI whose OpenAPI document also names the bodies that views
+    parse themselves (the batch endpoint takes JSON or a multipart upload), so
+    every `$ref` in it resolves."""
+
+    body_schemas: tuple[type[Schema], ...] = (BatchIn,)
+
+    def get_openapi_schema(self, **kwargs) -> OpenAPISchema:
+        document = super().get_openapi_schema(**kwargs)
+        for model in self.body_schemas:
+            schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+            document.add_schema_definitions({**schema.pop("$defs", {}), model.__name__: schema})
+        return document
+
+
+api = AvatarAPI(
     title="Avatar service",
     version="1",
     urls_namespace="v1",
@@ -55,6 +77,37 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_request_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request, 413, "request_too_large", "The request body is over the size limit."
+    )
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return error_response(request, 400, "invalid_multipart", f"Unreadable multipart body: {exc}")
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """Django's refusals of a request's shape (too many fields or files, ...)."""
+    return error_response(request, 400, "bad_request", str(exc) or "Malformed request.")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database is down or unreachable for a moment: the client should retry.
+    Connections broken by it are closed by the next unit of work's check."""
+    logger.error("Database unavailable: %s", exc)
+    response = error_response(
+        request, 503, "service_unavailable", "The service is briefly unavailable; retry shortly."
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unhandled API error", exc_info=exc)
@@ -66,3 +119,4 @@ api.add_router("/users", users_router, tags=["identity avatars"])
 api.add_router("/avatar", generate_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/batches", batches_router)
+api.add_router("/analytics", analytics_router, auth=API_KEY_AUTH)

@@ -14,9 +14,11 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.middleware.security import SecurityMiddleware
 
-API_PREFIX = "/v1/"
+# The JSON API and the DiceBear-compatible avatar route: stateless, keyed or public.
+API_PREFIXES = ("/v1/", "/10.x/")
 API_MIDDLEWARE = [
     "avatarsite.logs.request_id_middleware",
+    "avatarsite.request_checks.refuse_hostile_requests",
     "avatarsite.api_handler.InlineSecurityMiddleware",
 ]
 
@@ -45,10 +47,10 @@ class ApiASGIHandler(ASGIHandler):
 
 
 def route_http(api_app, pages_app):
-    """An ASGI app sending /v1/ requests to `api_app`, the rest to `pages_app`."""
+    """An ASGI app sending /v1/ and /10.x/ requests to `api_app`, the rest to `pages_app`."""
 
     async def app(scope, receive, send):
-        target = api_app if scope["path"].startswith(API_PREFIX) else pages_app
+        target = api_app if scope["path"].startswith(API_PREFIXES) else pages_app
         await target(scope, receive, send)
 
     return app

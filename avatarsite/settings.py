@@ -7,6 +7,7 @@ and AWS_STORAGE_BUCKET_NAME (plus the usual AWS_* settings) for S3-compatible
 object storage.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -66,10 +67,12 @@ INSTALLED_APPS = [
     "generation",
     "channels",
     "django_htmx",
+    "ninja",  # its bundled Swagger UI for /v1/docs: no CDN, works offline
 ]
 
 MIDDLEWARE = [
     "avatarsite.logs.request_id_middleware",
+    "avatarsite.request_checks.refuse_hostile_requests",
     "avatarsite.api_handler.InlineSecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,6 +221,7 @@ JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "2"))
 GENERATE_WAIT_SECONDS = float(os.environ.get("GENERATE_WAIT_SECONDS", "10"))
 MAX_QUEUE_DEPTH = int(os.environ.get("MAX_QUEUE_DEPTH", "200"))
+MAX_BATCH_QUEUE_DEPTH = int(os.environ.get("MAX_BATCH_QUEUE_DEPTH", "2000"))
 INPUT_CACHE_HOURS = 24
 RESULT_RETENTION_HOURS = int(os.environ.get("RESULT_RETENTION_HOURS", "48"))
 PURGE_INTERVAL_SECONDS = float(os.environ.get("PURGE_INTERVAL_SECONDS", "3600"))
@@ -227,3 +231,40 @@ SIGNED_URL_SECONDS = int(os.environ.get("SIGNED_URL_SECONDS", "3600"))
 FETCH_ALLOWED_HOSTS = frozenset(
     h.strip() for h in os.environ.get("FETCH_ALLOWED_HOSTS", "").split(",") if h.strip()
 )
+# /metrics: a bearer token and/or addresses (networks) it is served to; neither: loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = tuple(
+    ipaddress.ip_network(n.strip(), strict=False)
+    for n in os.environ.get("METRICS_ALLOWED_IPS", "").split(",")
+    if n.strip()
+)
+
+# The signup and /me/avatar/ pages (generation/web/): a photo preview starts in this style,
+# sized for this platform preset; generations per browser session and per IP address per
+# hour; the largest photo upload, refused from its Content-Length before it is read.
+SIGNUP_PORTRAIT_STYLE = os.environ.get("SIGNUP_PORTRAIT_STYLE", "corporate_headshot")
+SIGNUP_PLATFORM = os.environ.get("SIGNUP_PLATFORM", "linkedin")
+PREVIEWS_PER_SESSION_HOUR = int(os.environ.get("PREVIEWS_PER_SESSION_HOUR", "20"))
+PREVIEWS_PER_IP_HOUR = int(os.environ.get("PREVIEWS_PER_IP_HOUR", "20"))
+PREVIEW_MAX_UPLOAD_BYTES = int(os.environ.get("PREVIEW_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+# {% avatar user 64 %} and user_avatar_url(): the first provider with a URL wins.
+AVATAR_PROVIDERS = [
+    "generation.avatar_providers.PickedAvatarProvider",
+    "generation.avatar_providers.IdentityAvatarProvider",
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/me/avatar/"
+LOGOUT_REDIRECT_URL = "/"
+
+# Custom models (generation/jobs/training.py; docs/custom-models.md). Training has its own
+# worker channel (`runworker avatar-training`; a thread of its own when embedded).
+TRAINING_CHANNEL = "avatar-training"
+CUSTOM_MODEL_ENGINE = os.environ.get("CUSTOM_MODEL_ENGINE", "cpu")
+DIFFUSION_MODEL_DIR = os.environ.get("DIFFUSION_MODEL_DIR", "") or None
+SUBJECT_TRAINING_CREDITS = int(os.environ.get("SUBJECT_TRAINING_CREDITS", "20"))
+STYLE_TRAINING_CREDITS = int(os.environ.get("STYLE_TRAINING_CREDITS", "40"))
+INFERENCE_IMAGE_CREDITS = int(os.environ.get("INFERENCE_IMAGE_CREDITS", "1"))
+INFERENCE_RETENTION_HOURS = int(os.environ.get("INFERENCE_RETENTION_HOURS", "48"))
+# Site users (not API accounts) train and draw free, with a daily limit per user.
+SITE_TRAININGS_PER_DAY = int(os.environ.get("SITE_TRAININGS_PER_DAY", "3"))
+SITE_INFERENCE_IMAGES_PER_DAY = int(os.environ.get("SITE_INFERENCE_IMAGES_PER_DAY", "40"))

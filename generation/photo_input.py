@@ -14,9 +14,10 @@ from PIL import Image
 
 from generation.errors import ApiError
 from generation.intake.fetch import FetchPolicy
-from generation.portrait.load import DEFAULT_LIMITS
+from generation.portrait.load import DEFAULT_LIMITS, SAFE_FORMATS
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+# What LoadPhoto decodes, by URL and in base64 alike (MPO: a JPEG with extra frames).
+ACCEPTED_FORMATS = {*SAFE_FORMATS, "MPO"}
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 
 

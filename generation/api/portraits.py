@@ -1,5 +1,7 @@
 """The generation service API: POST /v1/avatar/generate, jobs, batches."""
 
+import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -25,11 +27,19 @@ from generation.intake import IntakeError
 from generation.intake.archive import ArchiveLimits, read_zip_photos
 from generation.intake.fetch import fetch_image
 from generation.jobs import queue as jobs
-from generation.jobs.batches import MAX_BATCH_ITEMS, BatchItem, InsufficientSeats, create_batch
+from generation.jobs.batches import MAX_BATCH_ITEMS, BatchItem, create_batch
 from generation.jobs.notify import JobWaiter
+from generation.jobs.seats import InsufficientSeats
+from generation.jobs.source_photo import (
+    InputExpired,
+    InputNotCached,
+    cached_photo,
+    share_cached_input,
+)
 from generation.jobs.worker import wake_workers
 from generation.models import Batch, Job
 from generation.off_loop import in_pool, off_loop
+from generation.offers import NotOffered, record_regenerated
 from generation.photo_input import check_photo_header, decode_base64, fetch_policy
 from generation.portrait.background import parse_palette
 from generation.portrait.errors import PortraitError
@@ -43,6 +53,7 @@ jobs_router = Router(tags=["portrait avatars"])
 RETRY_AFTER_SECONDS = 5
 MAX_IDEMPOTENCY_KEY = 200
 WAIT_POLL_SECONDS = 0.5
+MAX_SEED = 2**53 - 1  # exact in every JSON client
 
 
 class GenerateIn(Schema):
@@ -54,6 +65,8 @@ class GenerateIn(Schema):
     background: str | None = None
     cache_input: bool = False
     style_intensity: float | None = None
+    seed: int | None = None  # same seed, same background layout: reproducible results
+    source_job: str | None = None
 
 
 class ErrorOut(Schema):
@@ -133,6 +146,10 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
     }
     if intensity is not None:
         params["style_intensity"] = intensity
+    if body.seed is not None:
+        if not 0 <= body.seed <= MAX_SEED:
+            raise ApiError(400, "bad_seed", f"seed must be between 0 and {MAX_SEED}.")
+        params["seed"] = body.seed
     return params
 
 
@@ -152,10 +169,46 @@ def photo_bytes(image_url: str | None, image_base64: str | None) -> bytes:
     return data
 
 
+def source_job_photo(account: PlatformAccount, body: GenerateIn) -> tuple[bytes, Job]:
+    """The cached photo of the account's job named by `source_job`, and that job."""
+    if body.image_url or body.image_base64:
+        raise ApiError(
+            400, "conflicting_source", "Send a photo (image_url or image_base64) or source_job."
+        )
+    source = Job.objects.filter(pk=_uuid(body.source_job), account=account).first()
+    if source is None:
+        raise ApiError(404, "not_found", "No such job.")
+    try:
+        return cached_photo(source), source
+    except InputNotCached as exc:
+        raise ApiError(409, exc.code, exc.message) from None
+    except InputExpired as exc:
+        raise ApiError(410, exc.code, exc.message) from None
+
+
 class QueueFull(ApiError):
     def __init__(self) -> None:
         super().__init__(429, "queue_full", "Too many avatars are queued; retry shortly.")
         self.retry_after = RETRY_AFTER_SECONDS
+
+
+def request_digest(body: GenerateIn) -> str:
+    """A hash of the call's parameters with defaults filled in, kept in the
+    job's params: an Idempotency-Key replays its job only for the same request."""
+    canonical = json.dumps(body.dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replayed(job: Job, digest: str) -> Job:
+    """The job an Idempotency-Key names, if this call asks for the same thing."""
+    stored = job.params.get("request_digest")
+    if stored is not None and stored != digest:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with different parameters; use a new key.",
+        )
+    return job
 
 
 def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
@@ -165,27 +218,44 @@ def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
     URL may have expired), and so does one the full queue would refuse."""
     account = request.auth
     key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is over 200 characters.")
-    if body.image_url and (existing := jobs.find_idempotent(account, key)) is not None:
-        return existing, False
+    if len(key) > MAX_IDEMPOTENCY_KEY or "\x00" in key:
+        raise ApiError(
+            400, "invalid_idempotency_key", "Idempotency-Key is 1-200 characters, no NUL."
+        )
+    digest = request_digest(body)
+    lookup_first = body.image_url or body.source_job  # a retry must not need the source again
+    if lookup_first and (existing := jobs.find_idempotent(account, key)) is not None:
+        return replayed(existing, digest), False
     params = portrait_params(account, body)
-    photo = photo_bytes(body.image_url, body.image_base64)
+    params["request_digest"] = digest
+    source = None
+    if body.source_job:
+        photo, source = source_job_photo(account, body)
+        params["source_job"] = str(source.pk)
+    else:
+        photo = photo_bytes(body.image_url, body.image_base64)
     if jobs.queue_depth() >= settings.MAX_QUEUE_DEPTH:
         if (existing := jobs.find_idempotent(account, key)) is not None:
-            return existing, False
+            return replayed(existing, digest), False
         raise QueueFull()
     try:
-        return jobs.enqueue_idempotent(
+        job, created = jobs.enqueue_idempotent(
             account,
             key,
             photo=photo,
             params=params,
-            cache_input=body.cache_input,
+            cache_input=body.cache_input and source is None,
             request_id=getattr(request, "request_id", "") or uuid.uuid4().hex,
         )
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", "The account has no credit left.") from None
+    if not created:
+        replayed(job, digest)
+    if created and source is not None:
+        share_cached_input(job, source)
+        with contextlib.suppress(NotOffered):  # a source that failed offered nothing
+            record_regenerated(source)
+    return job, created
 
 
 async def wait_for(job: Job, timeout: float, *, just_queued: bool) -> Job:
@@ -228,11 +298,16 @@ def job_response(request: HttpRequest, job: Job) -> JsonResponse:
     auth=API_KEY_AUTH,
     summary="Make a portrait avatar from a photo",
     response={200: JobOut, 202: JobOut, 400: ErrorOut, 401: ErrorOut, 402: ErrorOut,
-              413: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+              404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 413: ErrorOut, 422: ErrorOut,
+              429: ErrorOut},
 )  # fmt: skip
 async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     """Waits up to GENERATE_WAIT_SECONDS for the avatar (200), else answers 202
-    with the job id to poll at /v1/jobs/{id}."""
+    with the job id to poll at /v1/jobs/{id}.
+
+    Instead of a photo, `source_job` names an earlier job of the account sent
+    with `cache_input`: its photo is used again (404 `not_found`, 409
+    `input_not_cached`, 410 `input_expired` after 24 hours)."""
     job, created = await off_loop(accept, request, body)
     if created:  # the worker first: listening for the job's end can wait
         await wake_workers()
@@ -293,6 +368,7 @@ class BatchIn(Schema):
     palette: list[str] | None = None
     background: str | None = None
     style_intensity: float | None = None
+    seed: int | None = None  # one seed for the whole team: matching backgrounds
     items: list[BatchItemIn]
 
 
@@ -417,6 +493,8 @@ def create_batch_endpoint(request: HttpRequest) -> Status:
     if len({item.external_id for item in items}) != len(items):
         raise ApiError(400, "duplicate_item", "Every item needs its own external_id.")
     params = portrait_params(request.auth, GenerateIn(**body.dict(exclude={"items"})))
+    if jobs.queue_depth(batch_items=True) + len(items) > settings.MAX_BATCH_QUEUE_DEPTH:
+        raise QueueFull()
     try:
         batch = create_batch(request.auth, params, items)
     except InsufficientCredits:

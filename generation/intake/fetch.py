@@ -348,11 +348,19 @@ def _read_image(response: http.client.HTTPResponse, policy: FetchPolicy) -> byte
     return bytes(body)
 
 
+# The first bytes of the formats LoadPhoto decodes (JPEG, PNG, GIF, BMP, TIFF; WebP below):
+# the same photos are taken by URL as in base64, whose header check decodes the rest.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+               b"MM\x00*")  # fmt: skip
+
+
 def _require_image(body: bytes | bytearray) -> None:
-    """Judge by the first bytes whatever the Content-Type: JPEG, PNG, GIF or WebP only."""
+    """Judge by the first bytes whatever the Content-Type."""
     head = bytes(body[:SNIFF_BYTES])
-    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")):
+    if head.startswith(_SIGNATURES):
         return
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return
-    raise IntakeError("not_an_image", "the URL does not point to a JPEG, PNG, GIF or WebP image")
+    raise IntakeError(
+        "not_an_image", "the URL does not point to a JPEG, PNG, GIF, WebP, BMP or TIFF image"
+    )

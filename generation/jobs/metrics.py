@@ -2,12 +2,20 @@
 
 The database is the source of truth for jobs, so every server and worker
 process reports the same numbers whichever one is scraped.
+
+Access: with METRICS_TOKEN set, a scrape must send `Authorization: Bearer
+<token>` (Prometheus' `authorization` scrape setting); with METRICS_ALLOWED_IPS
+set, it must come from one of those addresses or networks. Both set, both
+apply. Neither set: loopback only.
 """
 
+import hmac
+import ipaddress
 from collections import Counter, defaultdict
 
+from django.conf import settings
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.models import CreditEntry
 from generation.models import Job
@@ -97,5 +105,49 @@ def render_metrics() -> str:
     return "\n".join(lines) + "\n"
 
 
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def _allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    """The networks a scrape may come from; None: any (a token guards it)."""
+    if settings.METRICS_ALLOWED_IPS:
+        return tuple(settings.METRICS_ALLOWED_IPS)
+    return None if settings.METRICS_TOKEN else LOOPBACK
+
+
+def _client_allowed(request: HttpRequest) -> bool:
+    networks = _allowed_networks()
+    if networks is None:
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+def _token_given(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+def _refused(status: int, code: str, message: str) -> JsonResponse:
+    response = JsonResponse({"code": code, "message": message}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _client_allowed(request):
+        return _refused(403, "forbidden", "Metrics are not served to this address.")
+    if not _token_given(request):
+        return _refused(401, "unauthorized", "Metrics need the scrape token (Bearer).")
     return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,322 @@
+"""Hostile and broken requests answer 4xx JSON with a stable code, store nothing
+and charge nothing; a database outage answers 503 and the service recovers.
+
+These run on SQLite and again in the PostgreSQL pass (`django_db`), where a NUL
+character used to reach the database and fail the statement (a 500).
+"""
+
+import base64
+import io
+import ipaddress
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.db import connections
+from django.test import Client
+from PIL import Image
+
+from accounts import credits
+from accounts.models import ApiKey
+from generation.models import Batch, Job
+from generation.portrait.load import SAFE_FORMATS
+from tests.service_helpers import client_for, make_account, photo_b64, post_json
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NUL_BODIES = [
+    ("/v1/avatar/batch", {"items": [{"external_id": "a\x00b", "image_url": "http://x.test/a"}]}),
+    ("/v1/avatar/batch", {"items": [{"external_id": "ab", "image_url": "http://x.test/\x00a"}]}),
+    (
+        "/v1/avatar/batch",
+        {"items": [{"external_id": "ab", "image_base64": "AAAA"}], "style": "\x00"},
+    ),
+    ("/v1/avatar/generate", {"image_url": "http://x.test/a\x00.jpg"}),
+    ("/v1/avatar/generate", {"image_base64": "AAAA", "palette": ["#112233\x00"]}),
+    ("/v1/avatar/generate", {"image_base64": "AAAA", "background": "\x00", "style": "anime"}),
+]
+
+
+@pytest.fixture
+def account(settings):
+    settings.GENERATE_WAIT_SECONDS = 0
+    settings.EMBEDDED_WORKER = False
+    return make_account("hardening", credits=5)
+
+
+def assert_nothing_stored(account_obj, balance: int = 5) -> None:
+    assert Job.objects.count() == 0
+    assert Batch.objects.count() == 0
+    assert credits.balance(account_obj) == balance == credits.ledger_total(account_obj)
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code and isinstance(body["message"], str), body
+    return body
+
+
+@pytest.mark.parametrize("url", ["/v1/avatar/generate", "/v1/avatar/batch"])
+def test_a_body_over_the_upload_limit_is_413(account, settings, url):
+    account_obj, key = account
+    photo = photo_b64()
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(photo) // 2
+    body = {"image_base64": photo}
+    if url.endswith("batch"):
+        body = {"items": [{"external_id": "e1", "image_base64": photo}]}
+    assert_error(post_json(client_for(key), url, body), 413, "request_too_large")
+    assert_nothing_stored(account_obj)
+
+
+@pytest.mark.parametrize(("url", "body"), NUL_BODIES)
+def test_a_nul_character_in_a_json_body_is_400(account, url, body):
+    account_obj, key = account
+    response = post_json(client_for(key), url, body)
+    assert_error(response, 400, "invalid_characters")
+    assert_nothing_stored(account_obj)
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul(account):
+    """The text `\\u0000` (a backslash, then u0000) is an ordinary external_id."""
+    account_obj, key = account
+    body = {"items": [{"external_id": "a\\u0000b", "image_base64": photo_b64()}]}
+    response = post_json(client_for(key), "/v1/avatar/batch", body)
+    assert response.status_code == 202, response.content[:300]
+    assert Job.objects.get().external_id == "a\\u0000b"
+
+
+@pytest.mark.parametrize(
+    "url", ["/v1/avatars/%00/bob.png", "/v1/users/%00/avatar.png", "/v1/jobs/%00"]
+)
+def test_a_nul_character_in_the_path_is_404(account, identity_defaults, url):
+    _, key = account
+    assert_error(client_for(key).get(url), 404, "not_found")
+
+
+def test_a_nul_character_in_the_query_is_400(identity_defaults):
+    response = Client().get("/v1/avatars/shapes/bob.png?palette=%00")
+    assert_error(response, 400, "invalid_characters")
+
+
+def test_a_nul_character_in_an_api_key_is_401(account):
+    response = Client(HTTP_AUTHORIZATION="Bearer av_\x00_x").get("/v1/jobs/x")
+    assert_error(response, 401, "unauthorized")
+
+
+def test_a_nul_character_in_the_idempotency_key_is_400(account):
+    account_obj, key = account
+    response = post_json(
+        client_for(key),
+        "/v1/avatar/generate",
+        {"image_base64": photo_b64()},
+        HTTP_IDEMPOTENCY_KEY="k\x00",
+    )
+    assert_error(response, 400, "invalid_idempotency_key")
+    assert_nothing_stored(account_obj)
+
+
+def test_a_multipart_batch_without_a_boundary_is_400(account):
+    account_obj, key = account
+    response = client_for(key).post(
+        "/v1/avatar/batch", b"--x\r\n\r\n", content_type="multipart/form-data"
+    )
+    assert_error(response, 400, "invalid_multipart")
+    assert_nothing_stored(account_obj)
+
+
+def test_a_multipart_batch_with_too_many_fields_is_400(account, settings):
+    account_obj, key = account
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    response = client_for(key).post(
+        "/v1/avatar/batch", {f"f{n}": "x" for n in range(10)}, format="multipart"
+    )
+    assert_error(response, 400, "bad_request")
+    assert_nothing_stored(account_obj)
+
+
+def test_a_reused_idempotency_key_with_another_body_is_422(account):
+    account_obj, key = account
+    client = client_for(key)
+    body = {"image_base64": photo_b64(), "style": "anime"}
+    first = post_json(client, "/v1/avatar/generate", body, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 202, first.content[:300]
+    job_id = first.json()["id"]
+
+    # The same request, spelled with its defaults: the same job, no new charge.
+    same = post_json(
+        client,
+        "/v1/avatar/generate",
+        {**body, "cache_input": False, "platform": None},
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    assert same.status_code == 202 and same.json()["id"] == job_id
+
+    for changed in (
+        {**body, "style": "editorial"},
+        {**body, "image_base64": photo_b64("obama.jpg")},
+    ):
+        response = post_json(client, "/v1/avatar/generate", changed, HTTP_IDEMPOTENCY_KEY="k-1")
+        assert_error(response, 422, "idempotency_key_reused")
+    assert Job.objects.count() == 1
+    assert credits.balance(account_obj) == 4 == credits.ledger_total(account_obj)
+
+
+def test_a_reused_idempotency_key_by_url_with_another_url_is_422(account, settings):
+    """Calls by image_url look the key up before fetching: still compared."""
+    account_obj, key = account
+    client = client_for(key)
+    first = post_json(
+        client, "/v1/avatar/generate", {"image_base64": photo_b64()}, HTTP_IDEMPOTENCY_KEY="k-2"
+    )
+    assert first.status_code == 202
+    other = {"image_url": "http://unresolvable.invalid/a.jpg"}
+    response = post_json(client, "/v1/avatar/generate", other, HTTP_IDEMPOTENCY_KEY="k-2")
+    assert_error(response, 422, "idempotency_key_reused")
+    assert Job.objects.count() == 1
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_database_answers_503_and_the_service_recovers(
+    account, monkeypatch, tmp_path
+):
+    """Each request from the test client runs its database work in fresh pool
+    threads, which open new connections from the shared settings: pointing
+    them at nothing is a database that is down."""
+    _, key = account
+    job = Job.objects.create(account=ApiKey.objects.get().account, params={})
+    client = client_for(key)
+    database = connections.settings["default"]
+    with monkeypatch.context() as outage:
+        if connections["default"].vendor == "postgresql":
+            outage.setitem(database, "HOST", "127.0.0.1")
+            outage.setitem(database, "PORT", str(closed_port()))
+        else:
+            outage.setitem(database, "NAME", str(tmp_path / "no-such-dir" / "db.sqlite3"))
+        for response in (
+            client.get(f"/v1/jobs/{job.pk}"),
+            post_json(client, "/v1/avatar/generate", {"image_base64": photo_b64()}),
+        ):
+            body = assert_error(response, 503, "service_unavailable")
+            assert int(response["Retry-After"]) > 0, body
+    response = client.get(f"/v1/jobs/{job.pk}")
+    assert response.status_code == 200, response.content[:300]
+    assert json.loads(response.content)["id"] == str(job.pk)
+
+
+def test_every_ref_in_the_openapi_document_resolves():
+    document = Client().get("/v1/openapi.json").json()
+
+    def refs(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = sorted(set(refs(document)))
+    assert "#/components/schemas/BatchIn" in found
+    for ref in found:
+        assert ref.startswith("#/"), ref
+        target = document
+        for part in ref[2:].split("/"):
+            assert isinstance(target, dict) and part in target, f"unresolvable {ref}"
+            target = target[part]
+    batch = document["components"]["schemas"]["BatchIn"]
+    assert "items" in batch["required"]
+
+
+def image_bytes(fmt: str, side: int = 256) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (120, 110, 100)).save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.fixture
+def image_server(settings):
+    """A local HTTP server answering /<FORMAT> with an image in that format."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = image_bytes(self.path.strip("/"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.FETCH_ALLOWED_HOSTS = frozenset({"127.0.0.1"})
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("fmt", [*SAFE_FORMATS, "PPM", "ICO"])
+def test_one_format_rule_for_base64_and_url(account, image_server, fmt):
+    """A photo format is taken by URL exactly when it is taken in base64."""
+    _, key = account
+    client = client_for(key)
+    by_base64 = post_json(
+        client,
+        "/v1/avatar/generate",
+        {"image_base64": base64.b64encode(image_bytes(fmt)).decode()},
+    )
+    by_url = post_json(client, "/v1/avatar/generate", {"image_url": f"{image_server}/{fmt}"})
+    if fmt in SAFE_FORMATS:
+        assert (by_base64.status_code, by_url.status_code) == (202, 202), by_url.content[:300]
+    else:
+        assert_error(by_base64, 400, "not_an_image")
+        assert_error(by_url, 400, "not_an_image")
+
+
+def scrape(settings, address: str = "127.0.0.1", token: str | None = None):
+    headers = {"REMOTE_ADDR": address}
+    if token is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return Client().get("/metrics", **headers)
+
+
+def assert_scraped(response) -> None:
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert b"# TYPE avatar_queue_depth gauge" in response.content
+
+
+def test_metrics_default_to_loopback_only(settings):
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = "", ()
+    assert_scraped(scrape(settings, "127.0.0.1"))
+    assert_scraped(scrape(settings, "::1"))
+    assert_error(scrape(settings, "203.0.113.9"), 403, "forbidden")
+
+
+def test_metrics_behind_a_bearer_token(settings):
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = "s3cret-scrape", ()
+    for token in (None, "wrong", "s3cret-scrape-and-more", ""):
+        response = scrape(settings, "203.0.113.9", token)
+        assert_error(response, 401, "unauthorized")
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    assert_scraped(scrape(settings, "203.0.113.9", "s3cret-scrape"))
+
+
+def test_metrics_with_an_allow_list_and_a_token_need_both(settings):
+    settings.METRICS_TOKEN = "s3cret-scrape"
+    settings.METRICS_ALLOWED_IPS = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert_scraped(scrape(settings, "10.1.2.3", "s3cret-scrape"))
+    assert_error(scrape(settings, "10.1.2.3"), 401, "unauthorized")
+    assert_error(scrape(settings, "127.0.0.1", "s3cret-scrape"), 403, "forbidden")
