@@ -12,6 +12,8 @@ from ninja.openapi.schema import REF_TEMPLATE, OpenAPISchema
 
 from generation.api.analytics import router as analytics_router
 from generation.api.auth import API_KEY_AUTH
+from generation.api.analytics import router as analytics_router
+from generation.api.auth import API_KEY_AUTH
 from generation.api.identity import router as avatars_router
 from generation.api.identity import users_router
 from generation.api.portraits import BatchIn, batches_router, generate_router, jobs_router
@@ -119,4 +121,5 @@ api.add_router("/users", users_router, tags=["identity avatars"])
 api.add_router("/avatar", generate_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/batches", batches_router)
+api.add_router("/analytics", analytics_router, auth=API_KEY_AUTH)
 api.add_router("/analytics", analytics_router, auth=API_KEY_AUTH)

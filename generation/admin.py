@@ -3,19 +3,27 @@ definition publishes a new immutable version, so users' pinned avatars stay."""
 
 import base64
 import json
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from accounts.models import PlatformAccount
 from generation.avatars import compiled_style, palette_spec
 from generation.identity.palettes import PaletteError, generated_colours, parse_palette
 from generation.identity.render import render_svg
 from generation.identity.seed import derive_seed
 from generation.identity.style import StyleDefinitionError, compile_definition
 from generation.models import (
+    AvatarOffer,
     IdentityAvatar,
     Palette,
     PaletteMapping,
@@ -23,6 +31,8 @@ from generation.models import (
     Style,
     StyleVersion,
 )
+from generation.offer_chart import rate_chart
+from generation.offers import offers_since
 
 SAMPLE_NAMES = (
     "Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Linus Torvalds",
@@ -270,3 +280,60 @@ class IdentityAvatarAdmin(admin.ModelAdmin):
             '<img src="/v1/users/{}/avatar.svg?size=48" width="48" height="48" alt="">',
             record.public_id,
         )
+
+
+CHART_PERIODS = (7, 30, 90, 365)  # days
+
+
+@admin.register(AvatarOffer)
+class AvatarOfferAdmin(admin.ModelAdmin):
+    """Offers are records of what people did: read-only, with a chart of the
+    accept/decline rates by style and platform over time."""
+
+    list_display = ("offered_at", "style", "platform", "account", "outcome", "kept", "decided_at")
+    list_filter = ("outcome", "style", "platform", "kept", "account")
+    list_select_related = ("account",)
+    date_hierarchy = "offered_at"
+    change_list_template = "admin/generation/avataroffer/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        chart = path(
+            "chart/",
+            self.admin_site.admin_view(self.chart_view),
+            name="generation_avataroffer_chart",
+        )
+        return [chart, *super().get_urls()]
+
+    def chart_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        asked = request.GET.get("days", "")
+        days = int(asked) if asked in map(str, CHART_PERIODS) else 30
+        accounts = PlatformAccount.objects.filter(avatar_offers__isnull=False).distinct()
+        chosen = request.GET.get("account", "")
+        last = timezone.localdate()
+        first = last - timedelta(days=days - 1)
+        offers = offers_since(datetime.combine(first, time(), tzinfo=UTC))
+        if chosen == "site":
+            offers = offers.filter(account__isnull=True)
+        elif chosen.isdigit() and accounts.filter(pk=int(chosen)).exists():
+            offers = offers.filter(account_id=int(chosen))
+        else:
+            chosen = ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "AI avatar answers by style and platform",
+            "chart": rate_chart(offers, first, last),
+            "periods": CHART_PERIODS,
+            "days": days,
+            "accounts": accounts.order_by("name"),
+            "chosen": chosen,
+        }
+        return TemplateResponse(request, "admin/generation/avataroffer/chart.html", context)

@@ -21,7 +21,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from generation.intake import IntakeError
 from generation.intake.fetch import fetch_image
@@ -30,6 +30,7 @@ from generation.jobs.notify import publish
 from generation.jobs.retention import purge_when_due
 from generation.models import Job
 from generation.off_loop import reused_connections
+from generation.offers import record_offered
 from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
 from generation.portrait.pipeline import STAGES, PortraitPipeline
@@ -133,8 +134,18 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
     if ended is not None:
         logger.info("job %s", state, extra=log)
         publish(job.pk, state, 1.0, ended=ended)
+        if state == Job.State.DONE and job.kind == Job.Kind.PORTRAIT and job.batch_id is None:
+            offered(job, log)
     else:
         logger.warning("job taken over by another worker; result discarded", extra=log)
+
+
+def offered(job: Job, log: dict) -> None:
+    """Record the delivered avatar as an offer (analytics never fail a job)."""
+    try:
+        record_offered(job)
+    except DatabaseError:
+        logger.exception("offer not recorded", extra=log)
 
 
 def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
