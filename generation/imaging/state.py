@@ -31,8 +31,10 @@ class Portrait:
 
     ``landmarks`` are the 478 face-mesh points of the subject in image pixels.
     ``inside`` is 1 where a pixel came from the photo and 0 where the square
-    reached past the photo's edge; ``matte`` is the person/background
-    separation (1 = person), already zero outside the photo.
+    reached past the photo's edge (soft: the body fades out towards it);
+    ``others`` are the boxes of everyone else's faces in the square, so the
+    matte can leave them out; ``matte`` is the person/background separation
+    (1 = person), already zero outside the photo.
     """
 
     image: np.ndarray
@@ -40,6 +42,7 @@ class Portrait:
     face_box: Box
     inside: np.ndarray
     matte: np.ndarray | None = None
+    others: tuple[Box, ...] = ()
 
     @property
     def size(self) -> int:

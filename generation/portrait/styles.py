@@ -84,19 +84,23 @@ def get_background(name: str | None, style: Style) -> Background:
         ) from None
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def backdrop_for(
-    style: Style, palette: tuple[str, ...], size: int, background: str | None = None
+    style: Style,
+    palette: tuple[str, ...],
+    size: int,
+    background: str | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
-    """The style's background (or the named kind) in ``palette``.
+    """The style's background (or the named kind) in ``palette``, laid out by ``seed``.
 
-    Seeded by style, kind and palette, so one palette gives one backdrop: a
-    team's avatars match, and a repeat request costs nothing. The array is
-    shared; treat it as read-only.
+    One seed gives one backdrop (a team sharing a seed matches; a repeat
+    costs nothing); another seed gives another layout in the same palette.
+    The array is shared; treat it as read-only.
     """
     draw = get_background(background, style)
-    key = f"{style.name}:{style.version}:{background}:{palette}"
-    seed = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    key = f"{style.name}:{style.version}:{background}:{palette}:{seed}"
+    seed = int(hashlib.sha256(key.encode()).hexdigest()[:16], 16)
     backdrop = to_uint8(draw(size, parse_palette(palette), np.random.default_rng(seed)))
     backdrop.setflags(write=False)
     return backdrop

@@ -1,0 +1,119 @@
+"""How the avatars look: framing where the photo ends, one person per matte, seeded
+backgrounds, and each style's defining property, measured on fixtures and variants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generation.imaging.state import Box
+from generation.portrait.align import align_face
+from generation.portrait.face import CHIN, FOREHEAD, detect_faces
+from generation.portrait.segment import segment_person
+from generation.portrait.styles import STYLES, backdrop_for
+
+from .conftest import photo_array
+
+SIZE = 600
+
+
+def cut_at_chin(name: str) -> np.ndarray:
+    """The photo stopped just below the chin: no neck, no shoulders."""
+    image = photo_array(name)
+    marks = detect_faces(image).landmarks
+    bottom = marks[CHIN, 1] + 0.05 * (marks[CHIN, 1] - marks[FOREHEAD, 1])
+    return np.ascontiguousarray(image[: int(bottom)])
+
+
+def side_by_side() -> np.ndarray:
+    """two_people.jpg with the gap between them taken out: shoulder to shoulder."""
+    image = photo_array("two_people.jpg")
+    return np.ascontiguousarray(np.concatenate([image[:, :450], image[:, 770:]], axis=1))
+
+
+def tight_crop() -> np.ndarray:
+    """A close-up that leaves little beyond the face on either side."""
+    image = photo_array("lin-manuel-miranda.png")
+    height, width = image.shape[:2]
+    return np.ascontiguousarray(
+        image[int(height * 0.1) : int(height * 0.85), int(width * 0.25) : int(width * 0.75)]
+    )
+
+
+def portrait_of(image: np.ndarray):
+    return segment_person(align_face(image, detect_faces(image), SIZE))
+
+
+def test_photo_cut_at_the_chin_tightens_instead_of_a_floating_head():
+    portrait = portrait_of(cut_at_chin("biden2.jpg"))
+    rows_with_person = (portrait.matte > 0.5).any(axis=1)
+    assert rows_with_person[-int(SIZE * 0.03) :].all()  # no empty band under the head
+    face_height = portrait.face_box.height / SIZE
+    assert face_height > 0.5  # a tight head shot, not a small head over an empty frame
+
+
+@pytest.mark.parametrize("make", [cut_at_chin, tight_crop], ids=["chin", "tight"])
+def test_where_the_photo_ends_the_person_fades_out_softly(make):
+    image = make("biden2.jpg") if make is cut_at_chin else make()
+    portrait = portrait_of(image)
+    # The person never shows more than the fall-off towards the photo's end lets through,
+    # and that fall-off is gentle (at most 3% per pixel): no hard cut, no smear.
+    assert (portrait.matte <= portrait.inside + 1e-6).all()
+    for axis in (0, 1):
+        assert np.abs(np.diff(portrait.inside, axis=axis)).max() < 0.03
+
+
+def _box_mask(box: Box, size: int) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    x0, y0 = max(int(box.x), 0), max(int(box.y), 0)
+    x1, y1 = min(int(box.x + box.width), size), min(int(box.y + box.height), size)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_group_photo_keeps_only_the_chosen_person():
+    image = side_by_side()
+    analysis = detect_faces(image)
+    assert analysis.face_count == 2
+    portrait = portrait_of(image)
+    (other,) = portrait.others
+    where_other_was = _box_mask(other, SIZE)
+    assert where_other_was.mean() > 0.02  # the other face really is inside the square
+    assert portrait.matte[where_other_was].max() < 0.05
+    own_face = _box_mask(portrait.face_box, SIZE)
+    assert portrait.matte[own_face].mean() > 0.95
+
+
+@pytest.mark.parametrize("name", ["obama_and_biden.jpg", "two_people.jpg"])
+def test_group_matte_is_one_figure_without_ghost_blobs(name):
+    import cv2
+
+    portrait = portrait_of(photo_array(name))
+    count, _, stats, _ = cv2.connectedComponentsWithStats((portrait.matte > 0.1).astype(np.uint8))
+    areas = sorted(stats[1:, cv2.CC_STAT_AREA], reverse=True)
+    assert areas[0] > 0.1 * SIZE * SIZE
+    assert sum(areas[1:]) < 0.002 * SIZE * SIZE  # nothing but specks beside the subject
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_same_seed_same_backdrop_other_seeds_other_layouts(style):
+    recipe = STYLES[style]
+    first = backdrop_for(recipe, recipe.palette, 400, None, 11)
+    backdrop_for.cache_clear()
+    again = backdrop_for(recipe, recipe.palette, 400, None, 11)
+    assert np.array_equal(first, again)
+    others = [backdrop_for(recipe, recipe.palette, 400, None, seed) for seed in (12, 13, 14)]
+    for other in others:
+        difference = np.abs(first.astype(int) - other).mean()
+        assert difference > 2.0
+
+
+def test_studio_backdrops_are_soft_gradients_in_the_palette():
+    recipe = STYLES["corporate_headshot"]
+    for seed in range(4):
+        backdrop = backdrop_for(recipe, recipe.palette, 400, None, seed).astype(np.float32)
+        step = np.abs(np.diff(backdrop, axis=0)).max()
+        assert step <= 4  # no edges: light falls off smoothly
+        assert backdrop.max(axis=(0, 1)).max() - backdrop.min(axis=(0, 1)).min() > 20  # a fall-off
+        light, dark = (np.array([0xDD, 0xE1, 0xE6]), np.array([0x7C, 0x87, 0x94]))
+        assert (backdrop.reshape(-1, 3) >= dark - 6).all() and (backdrop <= light + 6).all()
