@@ -1,3 +1,5 @@
+from collections import Counter
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -20,6 +22,17 @@ DEFAULT_THRESHOLDS = {"professional": 0.85, "social": 0.75, "gaming": 0.60}
 
 def default_thresholds() -> dict[str, float]:
     return dict(DEFAULT_THRESHOLDS)
+
+
+class PlatformAccountQuerySet(models.QuerySet):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Erase each account (see PlatformAccount.delete): the ledger stays."""
+        total, counts = 0, Counter()
+        for account in self:
+            n, per_model = account.delete()
+            total += n
+            counts.update(per_model)
+        return total, dict(counts)
 
 
 class PlatformAccount(models.Model):
@@ -49,6 +62,14 @@ class PlatformAccount(models.Model):
         "each entry, so spending is one conditional update.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the account was deleted: a tombstone that keeps its credit ledger.",
+    )
+
+    objects = PlatformAccountQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name
@@ -63,6 +84,13 @@ class PlatformAccount(models.Model):
                 if not f.primary_key and f.name != "credit_balance"
             ]
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
+        """Erase the account (accounts.erasure): everything but its ledger is
+        deleted, its name is replaced, and the row stays as a tombstone."""
+        from accounts.erasure import erase_account
+
+        return erase_account(self)
 
 
 class ApiKey(models.Model):
@@ -86,6 +114,9 @@ class ApiKey(models.Model):
 class CreditEntry(models.Model):
     """The append-only credit ledger; an account's balance is the sum of its deltas.
 
+    Entries are never deleted: a deleted account stays as a tombstone that
+    holds them, and a deleted job's entries keep its id.
+
     A job reserves one credit when accepted; the reservation stands (the credit
     is spent) when the avatar is delivered passing every check, and a `release`
     entry gives it back otherwise. One reserve and one release per job at most.
@@ -99,8 +130,15 @@ class CreditEntry(models.Model):
     account = models.ForeignKey(PlatformAccount, on_delete=models.PROTECT, related_name="credits")
     delta = models.IntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
+    # The job's id outlives the job: deleting a job (or an account's jobs) keeps
+    # the ledger whole, so there is no database constraint to the job table.
     job = models.ForeignKey(
-        "generation.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "generation.Job",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     note = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
