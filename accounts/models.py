@@ -1,6 +1,7 @@
 from collections import Counter
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -43,6 +44,14 @@ class PlatformAccount(models.Model):
     thresholds = models.JSONField(
         default=default_thresholds,
         help_text="Likeness threshold per platform kind (professional, social, gaming).",
+    )
+    min_face_height = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.2), MaxValueValidator(0.9)],
+        help_text="The smallest face a portrait photo may have, as a fraction of the photo's "
+        "height (0.20-0.90). It raises the platform preset's floor (20%, 100 px), never lowers "
+        "it; empty: the preset's.",
     )
     seats = models.PositiveIntegerField(
         default=0, help_text="Seats for team batches; 0: batches are paid in credits."
