@@ -45,13 +45,15 @@ def grant(account: PlatformAccount, amount: int, note: str = "") -> None:
         CreditEntry.objects.create(account=account, delta=amount, reason="grant", note=note)
 
 
-def reserve(account: PlatformAccount, jobs: list) -> None:
-    """Hold one credit per job, all or none; raises InsufficientCredits inside
-    the caller's transaction, so the jobs are rolled back with it."""
-    if not _add(account.pk, -len(jobs)):
+def reserve(account: PlatformAccount, jobs: list, *, each: int = 1) -> None:
+    """Hold `each` credits per job (a portrait costs one; training and
+    inferences are priced in settings), all or none; raises
+    InsufficientCredits inside the caller's transaction, so the jobs are
+    rolled back with it."""
+    if not _add(account.pk, -each * len(jobs)):
         raise InsufficientCredits()
     CreditEntry.objects.bulk_create(
-        CreditEntry(account=account, delta=-1, reason="reserve", job=job) for job in jobs
+        CreditEntry(account=account, delta=-each, reason="reserve", job=job) for job in jobs
     )
 
 

@@ -12,11 +12,12 @@ from ninja.openapi.schema import REF_TEMPLATE, OpenAPISchema
 
 from generation.api.analytics import router as analytics_router
 from generation.api.auth import API_KEY_AUTH
-from generation.api.analytics import router as analytics_router
-from generation.api.auth import API_KEY_AUTH
 from generation.api.identity import router as avatars_router
 from generation.api.identity import users_router
+from generation.api.models import router as models_router
+from generation.api.photos import router as photos_router
 from generation.api.portraits import BatchIn, batches_router, generate_router, jobs_router
+from generation.api.styles import router as styles_router
 from generation.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ api.add_router("/avatars", avatars_router, tags=["identity avatars"])
 api.add_router("/users", users_router, tags=["identity avatars"])
 api.add_router("/avatar", generate_router)
 api.add_router("/jobs", jobs_router)
+api.add_router("/photos", photos_router)
 api.add_router("/batches", batches_router)
-api.add_router("/analytics", analytics_router, auth=API_KEY_AUTH)
+api.add_router("/models", models_router)
+api.add_router("/styles", styles_router)
 api.add_router("/analytics", analytics_router, auth=API_KEY_AUTH)

@@ -13,15 +13,21 @@ django_asgi_app = get_asgi_application()
 from django.conf import settings  # noqa: E402  (after Django is set up)
 
 from avatarsite.api_handler import ApiASGIHandler, route_http  # noqa: E402
-from generation.jobs.worker import JobWorkerConsumer  # noqa: E402
+from generation.jobs.worker import JobWorkerConsumer, TrainingWorkerConsumer  # noqa: E402
 from generation.web.routing import websocket_urlpatterns  # noqa: E402
+from generation.web.uploads import UploadLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": route_http(ApiASGIHandler(), django_asgi_app),
+        "http": route_http(ApiASGIHandler(), UploadLimit(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
-        "channel": ChannelNameRouter({settings.WORKER_CHANNEL: JobWorkerConsumer.as_asgi()}),
+        "channel": ChannelNameRouter(
+            {
+                settings.WORKER_CHANNEL: JobWorkerConsumer.as_asgi(),
+                settings.TRAINING_CHANNEL: TrainingWorkerConsumer.as_asgi(),
+            }
+        ),
     }
 )

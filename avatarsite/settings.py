@@ -220,6 +220,9 @@ JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "60"))
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "2"))
 GENERATE_WAIT_SECONDS = float(os.environ.get("GENERATE_WAIT_SECONDS", "10"))
+# The content-safety classifier of portrait photos: "opennsfw" (Apache-2.0 code, BSD model)
+# or "nudenet" (AGPL-3.0; install the `nudenet` extra).
+PORTRAIT_SAFETY_CLASSIFIER = os.environ.get("PORTRAIT_SAFETY_CLASSIFIER", "opennsfw")
 MAX_QUEUE_DEPTH = int(os.environ.get("MAX_QUEUE_DEPTH", "200"))
 MAX_BATCH_QUEUE_DEPTH = int(os.environ.get("MAX_BATCH_QUEUE_DEPTH", "2000"))
 INPUT_CACHE_HOURS = 24

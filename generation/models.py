@@ -378,7 +378,12 @@ class TrainedModel(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(
-        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="+"
+        "accounts.PlatformAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The API account that owns it; empty for a site user's own model.",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

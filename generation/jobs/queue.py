@@ -17,12 +17,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Max
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from accounts import credits
 from accounts.models import PlatformAccount
 from generation.jobs.photos import insert_with_photo, job_sql_names, read_photo
+from generation.jobs.seats import release_seat
 from generation.models import Batch, Job
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,40 @@ class Delivery:
     chargeable: bool
 
 
-def queue_depth() -> int:
-    return Job.objects.filter(state=State.QUEUED).count()
+# How far apart one account's queued jobs are ranked (seconds): longer than a
+# job takes, so that a job another account queues later lands between them.
+RANK_SPACING_SECONDS = 60.0
+
+
+def queue_depth(*, batch_items: bool = False) -> int:
+    """Queued calls (MAX_QUEUE_DEPTH), or queued batch items (MAX_BATCH_QUEUE_DEPTH).
+
+    Counted apart: fair claiming puts a new call ahead of the batch items
+    queued before it, so they do not make it wait and must not refuse it.
+    """
+    queued = Job.objects.filter(state=State.QUEUED, kind__in=INTERACTIVE_KINDS)
+    return queued.filter(batch__isnull=not batch_items).count()
+
+
+def fair_ranks(account: PlatformAccount | None, count: int, *, batch: bool) -> list[float]:
+    """The queue ranks of `count` new jobs of one flow: an account's calls, or
+    its batch items. Workers claim the lowest rank first.
+
+    Start-time fair queueing with the clock as virtual time: a flow's next job
+    may start at max(now, its last queued job's rank + RANK_SPACING_SECONDS).
+    Flows with queued work take turns whatever their backlog, and a call from
+    an account with nothing queued ranks `now`: behind at most one item of a
+    batch per minute that batch has waited (batch items start one spacing
+    late, so calls queued in the same minute go first).
+    """
+    queued = Job.objects.filter(account=account, batch__isnull=not batch, state=State.QUEUED)
+    last = queued.aggregate(last=Max("queue_rank"))["last"]
+    now = time.time()
+    if batch:
+        start = max(now, last or now) + RANK_SPACING_SECONDS
+    else:
+        start = now if last is None else max(now, last + RANK_SPACING_SECONDS)
+    return [start + n * RANK_SPACING_SECONDS for n in range(count)]
 
 
 def find_idempotent(account: PlatformAccount, key: str) -> Job | None:
@@ -95,6 +129,7 @@ def enqueue(
             request_id=request_id,
             batch=batch,
             external_id=external_id,
+            queue_rank=fair_ranks(account, 1, batch=batch is not None)[0],
         )
         insert_with_photo(job, photo)
         if reserve_credit:
@@ -116,9 +151,10 @@ def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Jo
 
 
 def _claim_sql(kind_count: int) -> str:
-    """One statement takes the oldest claimable job of `kind_count` kinds and
-    returns its row (less the photo, read as binary): PostgreSQL's SKIP
-    LOCKED lets concurrent workers pass each other; SQLite has one writer anyway."""
+    """One statement takes the claimable job of `kind_count` kinds with the
+    lowest queue rank (fair_ranks) and returns its row (less the photo, read
+    as binary): PostgreSQL's SKIP LOCKED lets concurrent workers pass each
+    other; SQLite has one writer anyway."""
     table, column = job_sql_names()
     returned = ", ".join(sql for name, sql in column.items() if name != "photo")
     claimable = (
@@ -133,7 +169,8 @@ def _claim_sql(kind_count: int) -> str:
         f"{column['lease_expires_at']} = %s, {column['attempts']} = {column['attempts']} + 1, "
         f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
         f"WHERE {column['id']} = (SELECT {column['id']} FROM {table} WHERE {claimable} "
-        f"AND {of_kind} ORDER BY {column['created_at']} LIMIT 1{lock}) AND {claimable} "
+        f"AND {of_kind} ORDER BY {column['queue_rank']}, {column['created_at']} LIMIT 1{lock}) "
+        f"AND {claimable} "
         f"RETURNING {returned}"
     )
 
@@ -144,7 +181,8 @@ TRAINING_KINDS = (Job.Kind.TRAINING,)
 
 
 def claim(owner: str, *, kinds: Sequence[str] = INTERACTIVE_KINDS) -> Claimed | None:
-    """Take the oldest queued job of `kinds`, or one whose worker's lease expired."""
+    """Take the queued job of `kinds` that ranks first (fair_ranks), or one
+    whose worker's lease expired."""
     while True:
         now = timezone.now()
         at = connection.ops.adapt_datetimefield_value(now)
@@ -190,11 +228,17 @@ ENDED_FIELDS = ("state", "result", "avatar_file", "thumbnail_file", "charged", "
                 "error_message")  # fmt: skip
 
 
-def _finish(job: Job, owner: str, release_credit: bool, **fields) -> dict | None:
-    """End a job this worker holds, giving its held credit back if asked, in
-    one transaction: nobody reads the job ended with its credit still held.
-    Its ENDED_FIELDS as stored (JSON-ready), or None when another worker owns
-    it now."""
+def _finish(
+    job: Job,
+    owner: str,
+    release_credit: bool,
+    on_end: Callable[[], None] | None = None,
+    **fields,
+) -> dict | None:
+    """End a job this worker holds, giving its held credit back if asked (and
+    running `on_end`, the job's other writes), in one transaction: nobody
+    reads the job ended with its credit still held. Its ENDED_FIELDS as
+    stored (JSON-ready), or None when another worker owns it now."""
     now = timezone.now()
     mine = Job.objects.filter(pk=job.pk, state=State.RUNNING, lease_owner=owner)
 
@@ -205,6 +249,8 @@ def _finish(job: Job, owner: str, release_credit: bool, **fields) -> dict | None
             )
             if ended and release_credit:
                 credits.release(job)
+            if ended and on_end is not None:
+                on_end()
             return bool(ended)
 
     if not retry_when_locked(write):
@@ -243,13 +289,28 @@ def finish_done(job: Job, owner: str, delivery: Delivery) -> dict | None:
     return won
 
 
+def finish_custom(
+    job: Job, owner: str, *, done: bool, on_end: Callable[[], None] | None = None, **fields
+) -> dict | None:
+    """End a training or inference job with its own result fields: done
+    keeps (charges) the held credit, failed gives it back. `on_end` runs in
+    the same transaction (the trained model's record). The ended fields, or
+    None when another worker owns the job now."""
+    charged = done and job.params.get("billing", "credit") == "credit"
+    state = State.DONE if done else State.FAILED
+    return _finish(
+        job, owner, release_credit=not done, on_end=on_end, state=state, charged=charged, **fields
+    )
+
+
 def finish_failed(job: Job, owner: str, code: str, message: str) -> dict | None:
-    """Fail the job and give its credit back. The ended fields, or None when
-    another worker owns it now."""
+    """Fail the job and give its credit (or a batch item's seat) back. The
+    ended fields, or None when another worker owns it now."""
     return _finish(
         job,
         owner,
         release_credit=True,
+        on_end=lambda: release_seat(job),
         state=State.FAILED,
         error_code=code,
         error_message=message[:500],

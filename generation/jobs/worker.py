@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import AsyncConsumer
@@ -26,8 +26,10 @@ from django.db import DatabaseError, connections
 from generation.intake import IntakeError
 from generation.intake.fetch import fetch_image
 from generation.jobs import queue as jobs
+from generation.jobs.lease import lease_kept
 from generation.jobs.notify import publish
 from generation.jobs.retention import purge_when_due
+from generation.jobs.training import run_inference, run_training
 from generation.models import Job
 from generation.off_loop import reused_connections
 from generation.offers import record_offered
@@ -35,6 +37,7 @@ from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
 from generation.portrait.pipeline import STAGES, PortraitPipeline
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
+from generation.portrait.safety import safety_classifier
 
 logger = logging.getLogger(__name__)
 _pipeline: PortraitPipeline | None = None
@@ -48,7 +51,7 @@ def worker_name() -> str:
 def pipeline() -> PortraitPipeline:
     global _pipeline
     if _pipeline is None:
-        _pipeline = PortraitPipeline()
+        _pipeline = PortraitPipeline(safety=safety_classifier(settings.PORTRAIT_SAFETY_CLASSIFIER))
     return _pipeline
 
 
@@ -62,31 +65,10 @@ def portrait_request(job: Job) -> PortraitRequest:
         palette=tuple(palette) if palette else None,
         background=params.get("background"),
         likeness_threshold=params.get("likeness_threshold"),
+        min_face_height=params.get("min_face_height"),
+        seed=params.get("seed"),
         request_id=job.request_id or str(job.pk),
     )
-
-
-@contextlib.contextmanager
-def lease_kept(job: Job, owner: str) -> Iterator[None]:
-    """Renew the job's lease every third of its length while the block runs,
-    so a slow job is not taken over by another worker."""
-    done = threading.Event()
-
-    def renew() -> None:
-        try:
-            while not done.wait(settings.JOB_LEASE_SECONDS / 3):
-                if not jobs.renew_lease(job, owner):
-                    return
-        finally:
-            connections.close_all()
-
-    keeper = threading.Thread(target=renew, name=f"lease-{job.pk}", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        done.set()
-        keeper.join()
 
 
 def stage_events(job: Job) -> Callable[[str], None] | None:
@@ -148,15 +130,25 @@ def offered(job: Job, log: dict) -> None:
         logger.exception("offer not recorded", extra=log)
 
 
-def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
-    """Claim and run jobs until none is left; how many ran. When the queue is
-    empty the thread's database connection is closed, unless this is a
-    worker's own long-lived job thread (`keep_connection`), which reuses it."""
+# Who runs each kind of job (portraits: process above).
+RUNNERS: dict[str, Callable[[jobs.Claimed, str], None]] = {
+    Job.Kind.TRAINING: run_training,
+    Job.Kind.INFERENCE: run_inference,
+}
+
+
+def run_available_jobs(
+    owner: str, keep_connection: bool = False, kinds: Sequence[str] = jobs.INTERACTIVE_KINDS
+) -> int:
+    """Claim and run jobs of `kinds` until none is left; how many ran. When
+    the queue is empty the thread's database connection is closed, unless
+    this is a worker's own long-lived job thread (`keep_connection`), which
+    reuses it."""
     count = 0
     try:
         with reused_connections():
-            while (claimed := jobs.claim(owner)) is not None:
-                process(claimed, owner)
+            while (claimed := jobs.claim(owner, kinds=kinds)) is not None:
+                RUNNERS.get(claimed.job.kind, process)(claimed, owner)
                 count += 1
             purge_when_due()
     finally:
@@ -165,11 +157,18 @@ def run_available_jobs(owner: str, keep_connection: bool = False) -> int:
     return count
 
 
-class EmbeddedWorker(threading.Thread):
-    """The in-process worker of the one-command embedded default."""
+def channel_kinds(channel: str) -> Sequence[str]:
+    """The job kinds a worker channel serves: training has its own, so long
+    runs never delay portrait calls."""
+    return jobs.TRAINING_KINDS if channel == settings.TRAINING_CHANNEL else jobs.INTERACTIVE_KINDS
 
-    def __init__(self) -> None:
-        super().__init__(name="avatar-worker", daemon=True)
+
+class EmbeddedWorker(threading.Thread):
+    """An in-process worker of the one-command embedded default (one per channel)."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(name=f"{channel}-worker", daemon=True)
+        self.kinds = channel_kinds(channel)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.owner = worker_name()
@@ -178,7 +177,7 @@ class EmbeddedWorker(threading.Thread):
         try:
             while not self.stopping.is_set():
                 try:
-                    run_available_jobs(self.owner, keep_connection=True)
+                    run_available_jobs(self.owner, keep_connection=True, kinds=self.kinds)
                 except Exception:
                     logger.exception("embedded worker loop")
                 self.wake.wait(settings.JOB_POLL_SECONDS)
@@ -193,34 +192,38 @@ class EmbeddedWorker(threading.Thread):
         self.join(timeout)
 
 
-_embedded: EmbeddedWorker | None = None
+_embedded: dict[str, EmbeddedWorker] = {}
 _embedded_lock = threading.Lock()
 
 
-def embedded_worker() -> EmbeddedWorker:
-    global _embedded
+def embedded_worker(channel: str | None = None) -> EmbeddedWorker:
+    channel = channel or settings.WORKER_CHANNEL
     with _embedded_lock:
-        if _embedded is None or not _embedded.is_alive():
-            _embedded = EmbeddedWorker()
-            _embedded.start()
-        return _embedded
+        worker = _embedded.get(channel)
+        if worker is None or not worker.is_alive():
+            worker = _embedded[channel] = EmbeddedWorker(channel)
+            worker.start()
+        return worker
 
 
 def stop_embedded_worker() -> None:
-    global _embedded
+    """Stop every embedded worker (each finishes the job in hand)."""
     with _embedded_lock:
-        worker, _embedded = _embedded, None
-    if worker is not None:
+        workers = list(_embedded.values())
+        _embedded.clear()
+    for worker in workers:
         worker.stop()
 
 
-async def wake_workers() -> None:
-    """Nudge a worker: the embedded thread, or one runworker through the channel layer."""
+async def wake_workers(channel: str | None = None) -> None:
+    """Nudge a worker of `channel` (default: the interactive one): the
+    embedded thread, or one runworker through the channel layer."""
+    channel = channel or settings.WORKER_CHANNEL
     if settings.EMBEDDED_WORKER:
-        embedded_worker().wake.set()
+        embedded_worker(channel).wake.set()
         return
     try:
-        await get_channel_layer().send(settings.WORKER_CHANNEL, {"type": "job.wake"})
+        await get_channel_layer().send(channel, {"type": "job.wake"})
     except ChannelFull:  # busy workers poll the queue anyway
         pass
     except Exception:  # the job is stored: workers find it when they poll
@@ -230,6 +233,8 @@ async def wake_workers() -> None:
 class JobWorkerConsumer(AsyncConsumer):
     """`manage.py runworker avatar-jobs`: wakes on `job.wake`, then serves the
     queue until the process ends, polling for jobs whose lease expired."""
+
+    kinds: Sequence[str] = jobs.INTERACTIVE_KINDS
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -247,9 +252,15 @@ class JobWorkerConsumer(AsyncConsumer):
         job_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avatar-jobs")
         while True:
             try:
-                await loop.run_in_executor(job_thread, run_available_jobs, owner, True)
+                await loop.run_in_executor(job_thread, run_available_jobs, owner, True, self.kinds)
             except Exception:
                 logger.exception("worker loop")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), settings.JOB_POLL_SECONDS)
             self.wake.clear()
+
+
+class TrainingWorkerConsumer(JobWorkerConsumer):
+    """`manage.py runworker avatar-training`: the same loop over training jobs only."""
+
+    kinds = jobs.TRAINING_KINDS

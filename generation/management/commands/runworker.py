@@ -1,5 +1,5 @@
-"""`manage.py runworker avatar-jobs`: Channels' runworker, serving the job
-queue from the start.
+"""`manage.py runworker avatar-jobs` (and `avatar-training`): Channels'
+runworker, serving the job queue from the start.
 
 Channels creates a consumer only when its channel gets a message, so a worker
 started after its wake-up message went elsewhere (to a worker that then died,
@@ -14,11 +14,11 @@ from django.conf import settings
 
 class JobQueueWorker(Worker):
     async def handle(self) -> None:
-        channel = settings.WORKER_CHANNEL
-        if channel in self.channels:
-            scope = {"type": "channel", "channel": channel}
-            queue = self.get_or_create_application_instance(channel, scope)
-            await queue.put({"type": "job.wake"})
+        for channel in (settings.WORKER_CHANNEL, settings.TRAINING_CHANNEL):
+            if channel in self.channels:
+                scope = {"type": "channel", "channel": channel}
+                queue = self.get_or_create_application_instance(channel, scope)
+                await queue.put({"type": "job.wake"})
         await super().handle()
 
 

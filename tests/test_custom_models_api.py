@@ -1,0 +1,398 @@
+"""Subject models and custom styles through the API: real embedded workers
+(training on its own thread), the real CPU engine, the real ledger, storage
+and database inspected afterwards."""
+
+import base64
+import io
+import threading
+import time
+import zipfile
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.utils import timezone
+from PIL import Image, ImageEnhance, ImageOps
+
+from accounts.credits import balance
+from generation.jobs.retention import purge_expired
+from generation.models import CustomStyle, Job, SubjectModel
+from tests.service_helpers import PHOTOS, client_for, make_account, post_json
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MODELS = "/v1/models"
+TRAINING_PRICE = 20
+PERSON = ("obama.jpg", "obama2.jpg", "obama3.jpg")
+
+
+@pytest.fixture(autouse=True)
+def prices(settings):
+    settings.SUBJECT_TRAINING_CREDITS = TRAINING_PRICE
+    settings.INFERENCE_IMAGE_CREDITS = 1
+    settings.STYLE_TRAINING_CREDITS = 30
+
+
+@pytest.fixture
+def acme():
+    account, key = make_account(credits=100)
+    return account, client_for(key)
+
+
+def jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def variants(names: tuple[str, ...], count: int) -> list[bytes]:
+    """`count` distinct photos of the people in `names`: each photo, mirrored, brighter."""
+    images = [Image.open(PHOTOS / name) for name in names]
+    made = [
+        jpeg(step(image))
+        for step in (
+            lambda i: i,
+            ImageOps.mirror,
+            lambda i: ImageEnhance.Brightness(i).enhance(1.15),
+            lambda i: ImageOps.mirror(ImageEnhance.Brightness(i).enhance(0.9)),
+        )
+        for image in images
+    ]
+    assert len(made) >= count
+    return made[:count]
+
+
+def b64(photos: list[bytes]) -> list[str]:
+    return [base64.b64encode(photo).decode() for photo in photos]
+
+
+def nothing_stored(account) -> bool:
+    return (
+        not SubjectModel.objects.exists()
+        and not Job.objects.exists()
+        and balance(account) == 100
+        and not default_storage.exists("custom-models")
+    )
+
+
+def wait_until_finished(api, url: str, timeout: float = 90.0) -> tuple[dict, list[str]]:
+    """Poll a status URL until it ends; the final body and every status seen."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(url).json()
+        if not seen or seen[-1] != body["status"]:
+            seen.append(body["status"])
+        if body["status"] not in ("ACCEPTED", "IN_PROGRESS"):
+            return body, seen
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still {seen[-1]} after {timeout} s")
+
+
+# ---- checks answered at once: 422 IMAGE_NOT_VALID, nothing stored or charged
+
+
+@pytest.mark.parametrize(
+    ("count", "code"), [(3, "too_few"), (31, "too_many")], ids=["too-few", "too-many"]
+)
+def test_a_set_of_the_wrong_size_is_refused_with_nothing_charged(acme, count, code):
+    account, api = acme
+    small = jpeg(Image.open(PHOTOS / "obama2.jpg").resize((320, 320)))
+    response = post_json(api, MODELS, {"type": "man", "images_base64": b64([small] * count)})
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["code"] == "IMAGE_NOT_VALID"
+    assert [(p["index"], p["code"]) for p in body["problems"]] == [(-1, code)]
+    assert nothing_stored(account)
+
+
+def test_a_broken_photo_is_named_by_its_position(acme):
+    account, api = acme
+    photos = b64(variants(PERSON, 6))
+    photos[2] = base64.b64encode(b"\x00\x01 not a photo at all").decode()
+    photos[4] = "%%% not base64 %%%"
+    response = post_json(api, MODELS, {"type": "woman", "images_base64": photos})
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert [(p["index"], p["code"]) for p in problems] == [(2, "not_an_image"), (4, "not_an_image")]
+    assert nothing_stored(account)
+
+
+def test_malformed_calls_get_a_stable_code_and_store_nothing(acme):
+    account, api = acme
+    photos = b64(variants(PERSON, 5))
+    cases = [
+        ({"type": "robot", "images_base64": photos}, 400, "invalid_type"),
+        ({"type": "man"}, 400, "missing_images"),
+        ({"type": "man", "images_base64": photos, "image_urls": ["http://x/a.jpg"]}, 400,
+         "missing_images"),
+        ({"type": "man", "images_base64": photos, "engine": "diffusion"}, 400,
+         "engine_unavailable"),
+        ({"type": "man", "images_base64": "not a list"}, 422, "invalid_request"),
+    ]  # fmt: skip
+    for body, status, code in cases:
+        response = post_json(api, MODELS, body)
+        assert (response.status_code, response.json()["code"]) == (status, code), body
+    response = api.post(
+        MODELS, b'{"type": "man", "images_base64": [', content_type="application/json"
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+    response = api.post(MODELS, b"\x00" * 64, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_characters")
+    assert nothing_stored(account)
+
+
+def zip_of(entries: dict[str, bytes], **info) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(zipfile.ZipInfo(name, **info) if info else name, data)
+    return out.getvalue()
+
+
+def upload(api, url: str, data: bytes, **fields):
+    archive = io.BytesIO(data)
+    archive.name = "photos.zip"
+    return api.post(url, {"archive": archive, **fields})
+
+
+def test_hostile_archives_are_refused_before_anything_is_stored(acme):
+    account, api = acme
+    photos = variants(PERSON, 5)
+    named = {f"{n}.jpg": photo for n, photo in enumerate(photos)}
+    traversal = zip_of({"../../etc/evil.jpg": photos[0], **named})
+    response = upload(api, MODELS, traversal, type="man")
+    assert (response.status_code, response.json()["code"]) == (400, "unsafe_archive_path")
+    bomb = zip_of({f"{n}.jpg": b"\0" * (12 * 1024 * 1024) for n in range(5)})
+    response = upload(api, MODELS, bomb, type="man")
+    assert (response.status_code, response.json()["code"]) == (413, "archive_too_large")
+    nested = zip_of({**named, "more.zip": b"PK\x03\x04"})
+    response = upload(api, MODELS, nested, type="man")
+    assert (response.status_code, response.json()["code"]) == (400, "nested_archive")
+    response = upload(api, MODELS, b"this is no zip", type="man")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_archive")
+    too_many = zip_of({f"{n:02}.jpg": photos[n % 5] for n in range(31)})
+    response = upload(api, MODELS, too_many, type="man")
+    assert response.status_code == 422 and response.json()["problems"][0]["code"] == "too_many"
+    assert nothing_stored(account)
+
+
+# ---- checks of the set as a whole, in the training job: status IMAGE_NOT_VALID
+
+
+@pytest.mark.parametrize(
+    ("kind", "photos", "expected"),
+    [
+        ("man", lambda: variants(PERSON, 5) + variants(("biden.jpg",), 1),
+         [(5, "different_person")]),
+        ("cat", lambda: [jpeg(Image.open(PHOTOS / "chelsea.png"))] * 4 + variants(PERSON, 1),
+         [(4, "no_cat_face")]),
+    ],
+    ids=["different-person", "no-cat-face"],
+)  # fmt: skip
+def test_a_set_failing_its_check_ends_image_not_valid_uncharged_and_forgotten(
+    acme, kind, photos, expected
+):
+    account, api = acme
+    response = post_json(api, MODELS, {"type": kind, "images_base64": b64(photos())})
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "ACCEPTED"
+    model_id = response.json()["model_id"]
+    assert balance(account) == 100 - TRAINING_PRICE  # held while it trains
+    body, _ = wait_until_finished(api, f"{MODELS}/{model_id}")
+    assert body["status"] == "IMAGE_NOT_VALID"
+    assert [(p["index"], p["code"]) for p in body["problems"]] == expected
+    assert balance(account) == 100  # nothing charged
+    assert Job.objects.get().photo is None  # the references are gone
+    assert not default_storage.exists("custom-models")
+
+
+# ---- the whole flow on the CPU engine
+
+
+class PhotoServer(BaseHTTPRequestHandler):
+    photos: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        data = self.photos.get(self.path)
+        self.send_response(200 if data else 404)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+        self.wfile.write(data or b"")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def photo_server(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PhotoServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    settings.FETCH_ALLOWED_HOSTS = frozenset({host})
+    yield f"http://{host}"
+    server.shutdown()
+
+
+def database_text() -> str:
+    """Every row of every table, as text (to search for traces of the photos)."""
+    rows = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            rows.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(rows)
+
+
+def stored_files(folder: str = "") -> list[str]:
+    if not default_storage.exists(folder or "."):
+        return []
+    dirs, files = default_storage.listdir(folder or ".")
+    found = [f"{folder}/{name}".lstrip("/") for name in files]
+    for sub in dirs:
+        found += stored_files(f"{folder}/{sub}".lstrip("/"))
+    return found
+
+
+def test_train_by_url_then_infer_on_the_cpu_engine(acme, photo_server, client, caplog):
+    account, api = acme
+    photos = variants(PERSON, 6)
+    PhotoServer.photos = {f"/private/ref-{n}-secret.jpg": photo for n, photo in enumerate(photos)}
+    urls = [f"{photo_server}{path}" for path in PhotoServer.photos]
+    caplog.set_level("DEBUG")
+
+    response = post_json(api, MODELS, {"type": "man", "image_urls": urls})
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    assert accepted["status"] == "ACCEPTED" and accepted["engine"] == "cpu"
+    model_id = accepted["model_id"]
+    body, seen = wait_until_finished(api, f"{MODELS}/{model_id}")
+    assert body["status"] == "DONE", body
+    assert seen[-1] == "DONE" and set(seen) <= {"ACCEPTED", "IN_PROGRESS", "DONE"}
+    assert body["progress"] == 1.0 and body["engine"] == "cpu" and body["type"] == "man"
+    assert balance(account) == 100 - TRAINING_PRICE
+
+    # the references are gone, and nothing says which photos or URLs trained the model
+    job = Job.objects.get(kind=Job.Kind.TRAINING)
+    assert job.photo is None and job.charged
+    assert stored_files() == [f"custom-models/{model_id}-1.zip"]
+    traces = database_text() + "\n".join(r.getMessage() for r in caplog.records)
+    assert "secret" not in traces and "/private/" not in traces
+    assert photo_server.split("//")[1] not in traces
+
+    request = {"prompt": "a neon portrait riding a dragon", "count": 2, "seed": 7}
+    response = post_json(api, f"{MODELS}/{model_id}/inferences", {"requests": [request]})
+    assert response.status_code == 202, response.content
+    inference_id = response.json()["inference_id"]
+    url = f"{MODELS}/{model_id}/inferences/{inference_id}"
+    result, _ = wait_until_finished(api, url)
+    assert result["status"] == "DONE", result
+    assert len(result["avatars"]) == 2
+    for avatar in result["avatars"]:
+        assert avatar["engine"] == "cpu" and avatar["likeness_score"] > 0.8
+        image = Image.open(io.BytesIO(client.get(avatar["url"]).getvalue()))
+        assert image.format == "PNG" and image.width >= 512
+    assert {"riding", "dragon"} <= set(result["ignored_prompt_terms"])
+    expires = timezone.datetime.fromisoformat(result["expires_at"])
+    assert abs(expires - (timezone.now() + timedelta(hours=48))) < timedelta(minutes=2)
+    assert balance(account) == 100 - TRAINING_PRICE - 2
+
+    # 48 hours later the purge deletes the images; the answer says they expired
+    assert purge_expired()["inferences"] == 0
+    files = [a["file"] for a in Job.objects.get(pk=inference_id).result["avatars"]]
+    assert all(default_storage.exists(name) for name in files)
+    later = timezone.now() + timedelta(hours=48, minutes=1)
+    original_now = timezone.now
+    timezone.now = lambda: later
+    try:
+        assert purge_expired()["inferences"] == 1
+    finally:
+        timezone.now = original_now
+    assert not any(default_storage.exists(name) for name in files)
+    gone = api.get(url).json()
+    assert gone["status"] == "DONE" and gone["avatars"] == [] and gone["expired"] is True
+    assert client.get(result["avatars"][0]["url"]).status_code == 404
+
+
+def test_models_and_inferences_are_private_to_their_account(acme):
+    account, api = acme
+    response = post_json(api, MODELS, {"type": "man", "images_base64": b64(variants(PERSON, 5))})
+    model_id = response.json()["model_id"]
+    body, _ = wait_until_finished(api, f"{MODELS}/{model_id}")
+    assert body["status"] == "DONE"
+    inference = post_json(
+        api, f"{MODELS}/{model_id}/inferences", {"requests": [{"prompt": "studio portrait"}]}
+    ).json()["inference_id"]
+
+    other_account, other_key = make_account("other", credits=100)
+    other = client_for(other_key)
+    assert other.get(f"{MODELS}/{model_id}").status_code == 404
+    assert other.get(f"{MODELS}/{model_id}/inferences/{inference}").status_code == 404
+    response = post_json(other, f"{MODELS}/{model_id}/inferences", {"requests": [{"prompt": "x"}]})
+    assert response.status_code == 404
+    assert api.get(f"{MODELS}/not-a-uuid").status_code == 404
+    assert balance(other_account) == 100
+
+    # another account's style token is unknown here, even when it exists
+    CustomStyle.objects.create(account=other_account, name="theirs", engine="cpu", status="DONE")
+    token = CustomStyle.objects.get().style_token
+    response = post_json(
+        api, f"{MODELS}/{model_id}/inferences", {"requests": [{"prompt": "x", "style": token}]}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_style")
+
+
+def test_inference_requests_are_validated_before_anything_is_charged(acme):
+    account, api = acme
+    model = SubjectModel.objects.create(account=account, subject_type="man", engine="cpu")
+    url = f"{MODELS}/{model.pk}/inferences"
+    ok = {"prompt": "a portrait"}
+    cases = [
+        ({"requests": [ok]}, 409, "model_not_ready"),
+        ({"requests": []}, 400, "invalid_requests"),
+        ({"requests": [{**ok, "count": 9}]}, 400, "invalid_count"),
+        ({"requests": [{**ok, "count": 0}]}, 400, "invalid_count"),
+        ({"requests": [{"prompt": "bad\x00prompt"}]}, 400, "invalid_characters"),
+        ({"requests": [{"prompt": "x" * 1001}]}, 400, "invalid_prompt"),
+        ({"requests": [{"prompt": "  "}]}, 400, "invalid_prompt"),
+        ({"requests": [{**ok, "seed": -1}]}, 400, "invalid_seed"),
+        ({"requests": [{**ok, "style": "no-such-style"}]}, 400, "unknown_style"),
+        ({"requests": "nope"}, 422, "invalid_request"),
+    ]
+    SubjectModel.objects.filter(pk=model.pk).update(status="IN_PROGRESS")
+    for body, status, code in cases:
+        if code != "model_not_ready":
+            SubjectModel.objects.filter(pk=model.pk).update(status="DONE")
+        response = post_json(api, url, body)
+        assert (response.status_code, response.json()["code"]) == (status, code), body
+    assert not Job.objects.exists() and balance(account) == 100
+
+
+def test_training_without_credit_is_refused(acme):
+    account, key = make_account("poor", credits=TRAINING_PRICE - 1)
+    response = post_json(
+        client_for(key), MODELS, {"type": "man", "images_base64": b64(variants(PERSON, 5))}
+    )
+    assert (response.status_code, response.json()["code"]) == (402, "insufficient_credits")
+    assert not SubjectModel.objects.exists() and not Job.objects.exists()
+
+
+def test_training_jobs_go_only_to_training_workers(acme, settings):
+    """Interactive workers never take a training job, so long training never
+    delays portrait calls; training workers take nothing else."""
+    from generation.jobs import queue as jobs
+    from generation.jobs.worker import worker_name
+
+    settings.EMBEDDED_WORKER = False
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    account, api = acme
+    response = post_json(api, MODELS, {"type": "man", "images_base64": b64(variants(PERSON, 5))})
+    training_job = SubjectModel.objects.get(pk=response.json()["model_id"]).job
+    portrait = jobs.enqueue(account, variants(PERSON, 1)[0], {"style": "anime"})
+    claimed = jobs.claim(worker_name())
+    assert claimed.job.pk == portrait.pk and jobs.claim(worker_name()) is None
+    claimed = jobs.claim(worker_name(), kinds=jobs.TRAINING_KINDS)
+    assert claimed.job.pk == training_job.pk and claimed.job.kind == Job.Kind.TRAINING
+    assert len(claimed.photo) > 5 * 10_000  # the packed references, until training ends
