@@ -290,7 +290,9 @@ class AvatarOfferAdmin(admin.ModelAdmin):
     """Offers are records of what people did: read-only, with a chart of the
     accept/decline rates by style and platform over time."""
 
-    list_display = ("offered_at", "style", "platform", "account", "outcome", "kept", "decided_at")
+    list_display = (
+        "offered_at", "style", "platform", "offered_by", "outcome", "kept", "decided_at",
+    )  # fmt: skip
     list_filter = ("outcome", "style", "platform", "kept", "account")
     list_select_related = ("account",)
     date_hierarchy = "offered_at"
@@ -301,6 +303,10 @@ class AvatarOfferAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="offered by", ordering="account__name")
+    def offered_by(self, offer: AvatarOffer) -> str:
+        return offer.account.name if offer.account else "this site's signup"
 
     def get_urls(self) -> list:
         chart = path(

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from generation.offers import ANSWERS, offer_counts
 
 WIDTH, HEIGHT = 520, 190
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 10, 26
+LEFT, RIGHT, TOP, BOTTOM = 44, 26, 10, 26
 MAX_DAILY_BUCKETS = 31
 X_LABELS = 6
 
@@ -67,9 +67,12 @@ def bucket_starts(first: datetime.date, last: datetime.date) -> list[datetime.da
     return [monday + datetime.timedelta(weeks=n) for n in range((last - monday).days // 7 + 1)]
 
 
+def _weekly(starts: list[datetime.date]) -> bool:
+    return len(starts) > 1 and (starts[1] - starts[0]).days == 7
+
+
 def _bucket_of(day: datetime.date, starts: list[datetime.date]) -> int:
-    weekly = len(starts) > 1 and (starts[1] - starts[0]).days == 7
-    return (day - starts[0]).days // (7 if weekly else 1)
+    return (day - starts[0]).days // (7 if _weekly(starts) else 1)
 
 
 def _x(index: int, count: int) -> float:
@@ -92,7 +95,8 @@ def _line(outcome: str, buckets: list[dict], starts: list[datetime.date]) -> Lin
         x, y = round(_x(index, len(starts)), 1), round(_y(rate), 1)
         path.append(f"{'L' if pen_down else 'M'}{x} {y}")
         pen_down = True
-        title = f"{start:%d %b}: {rate:.0%} {outcome} of {counts['offered']} offered"
+        when = f"week of {start:%d %b}" if _weekly(starts) else f"{start:%d %b}"
+        title = f"{when}: {rate:.0%} {outcome} of {counts['offered']} offered"
         points.append(Point(x, y, title))
     return Line(outcome, " ".join(path), points)
 
@@ -129,7 +133,7 @@ def rate_chart(offers: QuerySet, first: datetime.date, last: datetime.date) -> R
         plot_right=WIDTH - RIGHT,
         plot_top=TOP,
         plot_bottom=HEIGHT - BOTTOM,
-        weekly=len(starts) > 1 and (starts[1] - starts[0]).days == 7,
+        weekly=_weekly(starts),
         x_axis=x_axis,
         y_axis=y_axis,
         totals=offer_counts(offers)[0],

@@ -250,3 +250,32 @@ def test_events_on_another_accounts_job_or_one_not_delivered(acme):
 def test_broken_json_is_a_json_error(acme):
     response = acme[1].post(EVENTS, "{nope", content_type="application/json")
     assert response.status_code in (400, 422) and response.json()["code"]
+
+
+# the admin's chart
+
+CHART = "/admin/generation/avataroffer/chart/"
+
+
+def test_the_admin_chart_draws_each_style_and_platform(acme, admin_client):
+    account, _ = acme
+    for outcome in ("accepted", "declined", "regenerated"):
+        answered(account, outcome, style="anime", platform="discord")
+    answered(None, "accepted", style="editorial", platform="linkedin")
+    page = admin_client.get(CHART).content.decode()
+    assert "<strong>4</strong> AI avatars offered" in page
+    assert page.count('data-testid="chart-panel"') == 4  # 2 styles + 2 platforms
+    assert page.count('<path class="accepted"') == 4
+    assert "of 3 offered" in page  # a point's figures
+    site_only = admin_client.get(CHART, {"account": "site"}).content.decode()
+    assert "<strong>1</strong> AI avatars offered" in site_only
+    listing = admin_client.get("/admin/generation/avataroffer/").content.decode()
+    assert CHART in listing and "anime" in listing
+
+
+def test_the_admin_chart_ignores_bad_parameters_and_needs_staff(acme, admin_client, client):
+    answered(acme[0], "accepted")
+    page = admin_client.get(CHART, {"days": "-1<script>", "account": "<script>x</script>"})
+    assert page.status_code == 200 and b"<script>x" not in page.content
+    assert b'value="30" selected' in page.content and b"<strong>1</strong>" in page.content
+    assert client.get(CHART).status_code == 302  # to the login page
