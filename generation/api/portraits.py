@@ -142,6 +142,7 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
         "palette": body.palette,
         "background": body.background,
         "likeness_threshold": account.thresholds.get(platform.audience),
+        "min_face_height": account.min_face_height,
         "billing": "credit",
     }
     if intensity is not None:
