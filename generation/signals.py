@@ -3,13 +3,16 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.core.files.storage import default_storage
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from accounts import credits
 from generation.avatars import create_identity_avatar, delete_avatar_files
 from generation.jobs.retention import delete_job_files
 from generation.models import IdentityAvatar, Job, ProfileAvatar
+from generation.web.photo_jobs import OWNER_KEY, end_previews
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,14 @@ def remove_avatar_files(sender, instance: IdentityAvatar, **kwargs) -> None:
     delete_avatar_files(instance)
 
 
+@receiver(pre_delete, sender=Job)
+def give_back_a_deleted_jobs_credit(sender, instance: Job, **kwargs) -> None:
+    """A job deleted before it ended delivers nothing: the credit it holds goes
+    back (its ledger entries stay, keeping the job's id)."""
+    if not instance.is_finished:
+        credits.release(instance)
+
+
 @receiver(post_delete, sender=Job)
 def remove_job_files(sender, instance: Job, **kwargs) -> None:
     """Deleting an account (or a job) deletes its photos and avatars."""
@@ -49,3 +60,10 @@ def remove_profile_avatar_files(sender, instance: ProfileAvatar, **kwargs) -> No
         return
     for name in files:
         default_storage.delete(f"{folder}/{name}")
+
+
+@receiver(user_logged_out)
+def end_session_previews(sender, request, user, **kwargs) -> None:
+    """Signing out ends the session: its unpicked preview photos and results go."""
+    if request is not None:
+        end_previews(request.session.get(OWNER_KEY))

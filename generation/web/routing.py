@@ -1,6 +1,10 @@
 """WebSocket routes (mounted by avatarsite.asgi behind session auth and an
 origin check). Each page's consumer adds its path here."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from generation.web.consumers import PreviewConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/preview/", PreviewConsumer.as_asgi()),
+]
