@@ -25,12 +25,23 @@ _MESH_INPUT = 384  # the face crop handed to the mesh, in pixels
 _lock = threading.Lock()
 
 
+# MediaPipe's two face detectors: the full-range model finds faces down to
+# small sizes in wide frames; the short-range model is the better one on
+# close-ups and tight crops, where the full-range model can miss.
+FULL_RANGE, SHORT_RANGE = 1, 0
+# The orientation judge: the short-range model's confidence on the face's
+# crop as it stands and turned upside down (it finds faces upside down, but
+# less surely than upright ones).
+_JUDGE_SIDE = 192  # px, the square crop the judge sees
+_JUDGE_CONTEXT = 1.6  # the crop's side in face-box sides
+
+
 @cache
-def _detector():
+def _detector(model: int, confidence: float = 0.5):
     import mediapipe as mp
 
     return mp.solutions.face_detection.FaceDetection(
-        model_selection=1, min_detection_confidence=0.5
+        model_selection=model, min_detection_confidence=confidence
     )
 
 
@@ -66,18 +77,27 @@ class FaceAnalysis:
         return self.faces[0] if self.faces else None
 
     @property
-    def coverage(self) -> float:
-        """The dominant face's box as a fraction of the frame's area."""
+    def face_height(self) -> float:
+        """The dominant face's box height as a fraction of the frame's height."""
         if not self.faces:
             return 0.0
-        return self.faces[0].area / float(self.frame_width * self.frame_height)
+        return self.faces[0].height / float(self.frame_height)
 
 
 def find_faces(image: np.ndarray) -> tuple[tuple[Box, ...], tuple[np.ndarray, ...]]:
-    """Face boxes and eye keypoints from the detector, largest face first."""
+    """Face boxes and eye keypoints, largest face first: the full-range model's,
+    or where it finds none, the short-range model's."""
+    found = _run_detector(FULL_RANGE, image)
+    if not found:
+        found = _run_detector(SHORT_RANGE, image)
+    found.sort(key=lambda item: item[0].area, reverse=True)
+    return tuple(b for b, _ in found), tuple(e for _, e in found)
+
+
+def _run_detector(model: int, image: np.ndarray) -> list[tuple[Box, np.ndarray]]:
     height, width = image.shape[:2]
     with _lock:
-        result = _detector().process(image)
+        result = _detector(model).process(image)
     found = []
     for detection in result.detections or []:
         rel = detection.location_data.relative_bounding_box
@@ -85,8 +105,7 @@ def find_faces(image: np.ndarray) -> tuple[tuple[Box, ...], tuple[np.ndarray, ..
         points = detection.location_data.relative_keypoints
         eyes = np.array([[points[i].x * width, points[i].y * height] for i in (0, 1)])
         found.append((box, eyes))
-    found.sort(key=lambda item: item[0].area, reverse=True)
-    return tuple(b for b, _ in found), tuple(e for _, e in found)
+    return found
 
 
 def detect_faces(image: np.ndarray) -> FaceAnalysis:
@@ -96,15 +115,75 @@ def detect_faces(image: np.ndarray) -> FaceAnalysis:
     return FaceAnalysis(faces, eyes, landmarks, image.shape[1], image.shape[0])
 
 
-def require_usable_face(analysis: FaceAnalysis, min_coverage: float) -> None:
-    """Reject photos with no face, or whose dominant face is too small to use."""
+def detect_upright(image: np.ndarray) -> tuple[np.ndarray, FaceAnalysis, int]:
+    """Find the faces of a photo that may lie on its side or upside down (a phone
+    photo without its EXIF orientation): (the photo turned upright, its faces,
+    the quarter turns applied, counter-clockwise as ``np.rot90`` counts them).
+
+    The photo as it stands first, then turned 90, 180 and 270 degrees; the
+    dominant face's eye line and the orientation judge decide which way is up.
+    """
+    for turns in range(4):
+        turned = _turn(image, turns)
+        faces, eyes = find_faces(turned)
+        if not faces:
+            continue
+        upright = (turns + _turns_to_upright(turned, faces[0], eyes[0])) % 4
+        if upright != turns:
+            turned = _turn(image, upright)
+        analysis = detect_faces(turned)
+        if analysis.landmarks is not None:  # a face the mesh cannot fit is no face
+            return turned, analysis, upright
+    return image, FaceAnalysis((), (), None, image.shape[1], image.shape[0]), 0
+
+
+def _turn(image: np.ndarray, turns: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns % 4 else image
+
+
+def _turns_to_upright(image: np.ndarray, box: Box, eyes: np.ndarray) -> int:
+    """Quarter turns that bring this face upright: the eye line says which
+    side is up, give or take half a turn, and the judge settles that half."""
+    (lx, ly), (rx, ry) = eyes
+    turns = round(math.degrees(math.atan2(ry - ly, rx - lx)) / 90.0) % 4
+    cx, cy = box.centre
+    scale = _JUDGE_SIDE / (_JUDGE_CONTEXT * max(box.width, box.height, 1.0))
+    matrix = np.float32(
+        [[scale, 0, _JUDGE_SIDE / 2 - cx * scale], [0, scale, _JUDGE_SIDE / 2 - cy * scale]]
+    )
+    crop = cv2.warpAffine(
+        image, matrix, (_JUDGE_SIDE, _JUDGE_SIDE), flags=cv2.INTER_AREA,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+    crop = _turn(crop, turns)
+    if _judge(_turn(crop, 2)) > _judge(crop):
+        turns += 2
+    return turns % 4
+
+
+def _judge(crop: np.ndarray) -> float:
+    """The short-range model's best confidence that ``crop`` holds an upright face."""
+    with _lock:
+        result = _detector(SHORT_RANGE, 0.2).process(crop)
+    return max((d.score[0] for d in result.detections or []), default=0.0)
+
+
+def require_usable_face(analysis: FaceAnalysis, min_height: float, min_px: float) -> None:
+    """Refuse photos with no face, or whose dominant face is too small to use:
+    its box shorter than ``min_height`` of the photo's height or than ``min_px``.
+
+    Height, not area: a head-and-shoulders or waist-up portrait passes in any
+    frame shape, while full-length and distant shots stay refused.
+    """
     if not analysis.face_detected or analysis.landmarks is None:
         raise PortraitError("no_face", "no face was found in the photo")
-    if analysis.coverage < min_coverage:
+    box = analysis.dominant
+    if analysis.face_height < min_height or box.height < min_px:
         raise PortraitError(
             "face_too_small",
-            f"the face covers {analysis.coverage:.0%} of the photo; "
-            f"at least {min_coverage:.0%} is needed",
+            f"the face is {box.height:.0f} px tall, {analysis.face_height:.0%} of the photo's "
+            f"height; at least {min_height:.0%} and {min_px:.0f} px are needed "
+            "(a head-and-shoulders or waist-up photo)",
         )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -12,28 +14,37 @@ from generation.engines import StyleEngine, get_engine
 from generation.imaging.state import Box, Portrait
 
 from .align import align_face
+from .analysis import PhotoAnalysis, analyse_photo
 from .background import parse_palette, place_on_background
 from .checks import CheckOutcome, check_output
 from .errors import PortraitError
-from .face import detect_faces, find_faces, key_points, require_usable_face
+from .face import find_faces, key_points
 from .likeness import embedding
-from .load import DEFAULT_LIMITS, Limits, load_photo
+from .load import DEFAULT_LIMITS, Limits
 from .presets import HIRES_SIZE, get_platform
-from .quality import input_quality_score
-from .safety import NudeNetClassifier, SafetyClassifier
+from .safety import SafetyClassifier, safety_classifier
 from .save import save_avatar
 from .segment import segment_person
 from .styles import Style, backdrop_for, get_background, get_style
 from .timing import StageTimer
 
-MIN_FACE_COVERAGE = 0.15
 MIN_SIZE = 64
 MIN_WORKING_SIZE = 512  # small presets are rendered at this size, then scaled down
 RETRY_INTENSITY = (1.0, 0.6, 0.3)  # the first try, then at most two retries
 DEFAULT_INTENSITY = 0.8
 # The stages in the order they start (style to checks repeat on a retry).
-STAGES = ("load", "safety", "face_detect", "quality", "align", "segment", "background",
-          "embed_input", "style", "composite", "enhance", "checks", "save")  # fmt: skip
+STAGES = ("load", "exposure", "safety", "face_detect", "face_exposure", "quality", "align",
+          "segment", "background", "embed_input", "style", "composite", "enhance", "look",
+          "checks", "save")  # fmt: skip
+
+
+class Look(Protocol):
+    """A finish applied after DetailEnhance: a custom style's learnt look
+    (generation.training.CustomLook: colour grade, tone, texture)."""
+
+    def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
+        """Return the graded RGB uint8 image; ``matte`` (1 = person) may limit where."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,18 @@ class AvatarRequest:
     hires: bool = False  # 1200 px whatever the platform's size
     size: int | None = None  # output side in px, overriding the platform's (and hires)
     likeness_threshold: float | None = None  # None: the platform's threshold
+    min_face_height: float | None = None  # raises the platform's face-size floor
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    seed: int | None = None  # lays out the background; None: drawn from the request id
+    # A custom style's finish over ``style`` (its base); ``palette`` usually its backdrop colours.
+    look: Look | None = field(default=None, compare=False)
+
+    @property
+    def layout_seed(self) -> int:
+        """The seed actually used: the caller's, or one derived from the request id."""
+        if self.seed is not None:
+            return self.seed
+        return int(hashlib.sha256(self.request_id.encode()).hexdigest()[:8], 16)
 
 
 @dataclass(frozen=True)
@@ -66,11 +88,13 @@ class AvatarResult:
     engine: str
     platform: str
     request_id: str
+    seed: int
     face_detected: bool
     face_count: int
     dominant_face: Box
     landmarks: dict[str, tuple[float, float]]  # of the dominant face, in photo pixels
-    face_coverage: float
+    face_height: float  # the dominant face box's height / the photo's height
+    rotation: int  # degrees the photo was turned clockwise to stand upright
     input_quality_score: float
     likeness_score: float
     face_in_output: bool
@@ -97,12 +121,18 @@ class PortraitPipeline:
         engine: StyleEngine | None = None,
         safety: SafetyClassifier | None = None,
         limits: Limits = DEFAULT_LIMITS,
-        min_face_coverage: float = MIN_FACE_COVERAGE,
     ) -> None:
         self.engine = engine or get_engine("classic")
-        self.safety = safety or NudeNetClassifier()
+        self.safety = safety or safety_classifier()
         self.limits = limits
-        self.min_face_coverage = min_face_coverage
+
+    def analyse(
+        self, data: bytes, platform: str, min_face_height: float | None = None
+    ) -> PhotoAnalysis:
+        """What generate would make of a photo (warnings or refusal), styling nothing."""
+        return analyse_photo(
+            data, self.limits, self.safety, get_platform(platform), min_face_height
+        )
 
     def generate(
         self,
@@ -131,23 +161,20 @@ class PortraitPipeline:
             else request.likeness_threshold
         )
 
-        with timer("load"):
-            image = load_photo(data, self.limits)
-        with timer("safety"):
-            verdict = self.safety.check(image)
-        if not verdict.safe:
-            raise PortraitError("unsafe_content", "the photo was refused by the content check")
-        with timer("face_detect"):
-            analysis = detect_faces(image)
-        require_usable_face(analysis, self.min_face_coverage)
-        with timer("quality"):
-            quality = input_quality_score(image, analysis)
+        photo = analyse_photo(
+            data, self.limits, self.safety, platform, request.min_face_height, timer
+        )
+        if photo.refusal is not None:
+            raise photo.refusal
+        image, analysis = photo.image, photo.faces
         with timer("align"):
             portrait = align_face(image, analysis, max(size, MIN_WORKING_SIZE))
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
-            backdrop = backdrop_for(style, palette, portrait.size, request.background)
+            backdrop = backdrop_for(
+                style, palette, portrait.size, request.background, request.layout_seed
+            )
         with timer("embed_input"):
             faces, _ = find_faces(portrait.image)
             reference_box = faces[0] if faces else portrait.face_box
@@ -163,7 +190,9 @@ class PortraitPipeline:
         tries: list[Attempt] = []
         for factor in RETRY_INTENSITY:
             intensity = request.style_intensity * factor
-            avatar = self._render(self.engine, style, portrait, intensity, backdrop, timer)
+            avatar = self._render(
+                self.engine, style, portrait, intensity, backdrop, timer, request.look
+            )
             with timer("checks"):
                 outcome = check_output(
                     avatar.image, reference, reference_box, threshold, output_safety
@@ -176,7 +205,7 @@ class PortraitPipeline:
         with timer("save"):
             png, thumbnail = save_avatar(best.avatar.image, size, metadata)
 
-        warnings = (("multiple_faces",) if analysis.face_count > 1 else ()) + outcome.unmet
+        warnings = photo.warnings + outcome.unmet
         assert analysis.dominant is not None
         return AvatarResult(
             png=png,
@@ -187,12 +216,14 @@ class PortraitPipeline:
             engine=self.engine.name,
             platform=platform.name,
             request_id=request.request_id,
+            seed=request.layout_seed,
             face_detected=True,
             face_count=analysis.face_count,
             dominant_face=analysis.dominant,
             landmarks=key_points(analysis.landmarks),
-            face_coverage=round(analysis.coverage, 4),
-            input_quality_score=quality,
+            face_height=round(analysis.face_height, 4),
+            rotation=photo.rotation,
+            input_quality_score=photo.input_quality_score,
             likeness_score=outcome.likeness,
             face_in_output=outcome.face_in_output,
             style_intensity=round(best.intensity, 4),
@@ -210,11 +241,16 @@ class PortraitPipeline:
         intensity: float,
         backdrop: np.ndarray,
         timer: StageTimer,
+        look: Look | None = None,
     ) -> Portrait:
-        """StyleApply, then BgGenerate's composite, then DetailEnhance."""
+        """StyleApply, then BgGenerate's composite, then DetailEnhance, then a custom look."""
         with timer("style"):
             styled = replace(portrait, image=engine.stylise(style.name, portrait, intensity))
         with timer("composite"):
             styled = place_on_background(styled, backdrop, style.shadow)
         with timer("enhance"):
-            return style.enhance(styled)
+            styled = style.enhance(styled)
+        if look is None:
+            return styled
+        with timer("look"):
+            return replace(styled, image=look.apply(styled.image, styled.matte))

