@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.admin.utils import NestedObjects
 from django.contrib.auth.admin import UserAdmin
+from django.db import router
 from django.utils import timezone
 
 from accounts import credits
@@ -40,11 +42,38 @@ class CreditEntryInline(admin.TabularInline):
 
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(admin.ModelAdmin):
-    list_display = ("name", "default_platform", "seats", "seats_used", "balance", "is_active")
+    list_display = (
+        "name", "default_platform", "seats", "seats_used", "balance", "is_active", "deleted_at"
+    )  # fmt: skip
+    list_filter = ("is_active", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name",)
-    readonly_fields = ("balance", "seats_used", "created_at")
+    readonly_fields = ("balance", "seats_used", "created_at", "deleted_at")
     inlines = (ApiKeyInline, CreditEntryInline)
     actions = ("issue_key", "grant_100_credits")
+
+    def has_delete_permission(self, request, obj: PlatformAccount | None = None) -> bool:
+        if obj is not None and obj.deleted_at is not None:
+            return False  # already erased: the tombstone holds the ledger
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting erases. The ledger entries Django would call protected
+        are kept against the tombstone (accounts.erasure), so they block nothing."""
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        collector = NestedObjects(using=router.db_for_write(PlatformAccount))
+        collector.collect(objs)
+        if all(isinstance(obj, CreditEntry) for obj in collector.protected):
+            protected = []
+        return to_delete, counts, perms_needed, protected
+
+    def delete_model(self, request, obj: PlatformAccount) -> None:
+        super().delete_model(request, obj)
+        self.message_user(request, f"{obj.name}: erased; its credit ledger is kept for accounting.")
+
+    def delete_queryset(self, request, queryset) -> None:
+        count = queryset.count()
+        super().delete_queryset(request, queryset)
+        self.message_user(request, f"{count} account(s) erased; their credit ledgers are kept.")
 
     @admin.display(description="credits")
     def balance(self, account: PlatformAccount) -> int:

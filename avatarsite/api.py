@@ -14,9 +14,11 @@ from generation.api.analytics import router as analytics_router
 from generation.api.auth import API_KEY_AUTH
 from generation.api.identity import router as avatars_router
 from generation.api.identity import users_router
+from generation.api.models import ModelIn
 from generation.api.models import router as models_router
 from generation.api.photos import router as photos_router
 from generation.api.portraits import BatchIn, batches_router, generate_router, jobs_router
+from generation.api.styles import StyleIn
 from generation.api.styles import router as styles_router
 from generation.errors import ApiError
 
@@ -26,10 +28,10 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 class AvatarAPI(NinjaAPI):
     """The NinjaAPI whose OpenAPI document also names the bodies that views
-    parse themselves (the batch endpoint takes JSON or a multipart upload), so
-    every `$ref` in it resolves."""
+    parse themselves (JSON or a multipart upload: batches, subject models,
+    custom styles), so every `$ref` in it resolves (tests/test_hardening.py)."""
 
-    body_schemas: tuple[type[Schema], ...] = (BatchIn,)
+    body_schemas: tuple[type[Schema], ...] = (BatchIn, ModelIn, StyleIn)
 
     def get_openapi_schema(self, **kwargs) -> OpenAPISchema:
         document = super().get_openapi_schema(**kwargs)

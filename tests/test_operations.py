@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts import credits
 from avatarsite.logs import ContextFilter, JsonFormatter, request_id
 from generation.models import Job
 from tests.service_helpers import client_for, make_account, photo_b64, post_json
@@ -113,7 +114,20 @@ def test_purge_deletes_expired_inputs_and_results_only():
 
 @pytest.mark.django_db
 def test_deleting_an_account_deletes_its_files():
-    account, _ = make_account("leaving", credits=0)
-    job = Job.objects.create(account=account, avatar_file=stored("avatars/gone.png"))
-    Job.objects.filter(pk=job.pk).delete()
+    """An account with credits and a charged job: its files go, its ledger stays
+    (tests/test_deletion.py covers batches, seats, the admin and queued jobs)."""
+    account, _ = make_account("leaving", credits=3)
+    job = Job.objects.create(
+        account=account,
+        state=Job.State.DONE,
+        charged=True,
+        avatar_file=stored("avatars/gone.png"),
+        cached_input=stored("inputs/gone"),
+    )
+    credits.reserve(account, [job])
+    entries = credits.ledger_total(account), account.credits.count()
+    account.delete()
     assert not default_storage.exists("avatars/gone.png")
+    assert not default_storage.exists("inputs/gone")
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert (credits.ledger_total(account), account.credits.count()) == entries == (2, 2)
