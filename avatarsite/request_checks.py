@@ -24,8 +24,8 @@ _ESCAPED_NUL = b"\\u0000"
 
 
 def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    """The API's JSON error under /v1/, a plain-text one for pages."""
-    if request.path_info.startswith("/v1/"):
+    """The API's JSON error under /v1/ and /10.x/, a plain-text one for pages."""
+    if request.path_info.startswith(("/v1/", "/10.x/")):
         return JsonResponse({"code": code, "message": message}, status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 

@@ -17,9 +17,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from accounts.models import PlatformAccount
-from generation.avatars import compiled_style, palette_spec
+from generation.avatars import AvatarRequest, palette_spec, render_svg_text
+from generation.identity import dicebear
+from generation.identity.dicebear import DiceBearValidationError, license_of
 from generation.identity.palettes import PaletteError, generated_colours, parse_palette
-from generation.identity.render import render_svg
 from generation.identity.seed import derive_seed
 from generation.identity.style import StyleDefinitionError, compile_definition
 from generation.models import (
@@ -54,16 +55,13 @@ def _img(svg: str, size: int) -> SafeString:
 
 
 def preview_grid(style_version: StyleVersion, palette_version=None, count=12, size=72) -> str:
-    style = compiled_style(style_version)
-    spec = palette_spec(palette_version)
-    return format_html_join(
-        "",
-        "{}",
-        (
-            (_img(render_svg(style, derive_seed(name, "preview"), spec, text=name), size),)
-            for name in SAMPLE_NAMES[:count]
-        ),
-    )
+    def drawn(name: str) -> str:
+        seed = derive_seed(name, "preview")
+        return render_svg_text(
+            AvatarRequest(style_version, palette_version, seed, "svg", size, text=name)
+        )
+
+    return format_html_join("", "{}", ((_img(drawn(name), size),) for name in SAMPLE_NAMES[:count]))
 
 
 class IndentedJSONField(forms.JSONField):
@@ -108,6 +106,12 @@ class StyleForm(DefinitionForm):
         fields = ("slug", "name", "category", "is_active", "definition")
 
     def validate_definition(self, definition: Any) -> None:
+        if dicebear.is_dicebear_definition(definition):
+            try:
+                dicebear.DiceBearStyle(definition)
+            except (DiceBearValidationError, ValueError, TypeError) as exc:
+                raise ValueError(f"Not a valid DiceBear definition: {exc}") from exc
+            return
         try:
             compile_definition(definition)
         except StyleDefinitionError as exc:
@@ -171,12 +175,12 @@ class VersionedDefinitionAdmin(admin.ModelAdmin):
 @admin.register(Style)
 class StyleAdmin(VersionedDefinitionAdmin):
     form = StyleForm
-    list_display = ("slug", "name", "category", "version_number", "is_active", "sample")
+    list_display = ("slug", "name", "category", "version_number", "licence", "is_active", "sample")
     list_filter = ("category", "is_active")
-    readonly_fields = ("preview",)
+    readonly_fields = ("preview", "licence")
     inlines = (StyleVersionInline,)
     fieldsets = (
-        (None, {"fields": ("slug", "name", "category", "is_active")}),
+        (None, {"fields": ("slug", "name", "category", "is_active", "licence")}),
         ("Preview of the current version (12 sample seeds)", {"fields": ("preview",)}),
         ("Definition", {"fields": ("definition",)}),
     )
@@ -184,6 +188,15 @@ class StyleAdmin(VersionedDefinitionAdmin):
     @admin.display(description="version")
     def version_number(self, style: Style) -> int | None:
         return style.current_version.number if style.current_version else None
+
+    @admin.display(description="licence")
+    def licence(self, style: Style) -> str:
+        found = license_of(style.current_version.definition) if style.current_version else None
+        if found is None:
+            return "-"
+        return format_html(
+            '<a href="{}" title="{}">{}</a>', found.url, found.attribution, found.name
+        )
 
     @admin.display(description="samples")
     def sample(self, style: Style) -> str:

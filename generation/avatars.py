@@ -2,20 +2,24 @@
 user's pinned record in storage, and the shipped defaults."""
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from generation.identity import catalog
-from generation.identity.palettes import PaletteSpec, parse_palette
+from generation.identity import catalog, dicebear
+from generation.identity.core_options import CoreOptions
+from generation.identity.palettes import PaletteSpec, draw_palette, parse_palette
+from generation.identity.prng import Prng
 from generation.identity.raster import RASTERISER, rasterise
-from generation.identity.render import render_svg
+from generation.identity.render import TRANSPARENT, render_svg
 from generation.identity.seed import derive_seed
-from generation.identity.style import StyleDefinition, compile_definition
+from generation.identity.style import CONTRAST_GRAPHICS, StyleDefinition, compile_definition
 from generation.models import (
     IdentityAvatar,
     Palette,
@@ -30,7 +34,12 @@ logger = logging.getLogger(__name__)
 # Part of every cache key and ETag: bump it only if the renderer's output for
 # an existing version has to change (it should not; golden files guard it).
 RENDER_REVISION = f"r1-{RASTERISER}"
-CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png", "webp": "image/webp"}
+CONTENT_TYPES = {
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "webp": "image/webp",
+    "jpg": "image/jpeg",
+}
 
 _compiled_styles: dict[str, StyleDefinition] = {}
 _parsed_palettes: dict[str, PaletteSpec] = {}
@@ -64,6 +73,10 @@ class AvatarRequest:
     size: int
     background: str | None = None
     text: str = ""
+    # DiceBear-style options as canonical JSON ("" for none), and the seed
+    # string given verbatim to a DiceBear style (its compatible, unkeyed mode).
+    options: str = ""
+    raw_seed: str | None = None
 
     @property
     def key(self) -> str:
@@ -76,6 +89,8 @@ class AvatarRequest:
             str(self.size),
             self.background or "-",
             self.text,
+            self.options,
+            "-" if self.raw_seed is None else f"raw:{self.raw_seed}",
         )
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -88,15 +103,56 @@ def seed_for(identifier: str) -> bytes:
     return derive_seed(identifier, settings.AVATAR_SEED_SECRET)
 
 
-def render_avatar(request: AvatarRequest) -> bytes:
-    svg = render_svg(
-        compiled_style(request.style_version),
+def renderer_of(version: StyleVersion) -> str:
+    """Which renderer draws a style version: "dicebear" (dicebear-core) or "own"."""
+    return "dicebear" if dicebear.is_dicebear_definition(version.definition) else "own"
+
+
+def render_svg_text(request: AvatarRequest) -> str:
+    """The SVG of a request, by `dicebear-core` for DiceBear definitions and by
+    the own renderer otherwise."""
+    version = request.style_version
+    options = json.loads(request.options) if request.options else {}
+    if renderer_of(version) == "dicebear":
+        return dicebear_svg(request, options)
+    return render_svg(
+        compiled_style(version),
         request.seed,
         palette_spec(request.palette_version),
         size=request.size,
         background=request.background,
         text=request.text,
+        core=CoreOptions.from_options(options) if options else None,
     )
+
+
+def dicebear_svg(request: AvatarRequest, options: dict[str, Any]) -> str:
+    """A DiceBear style drawn for a request: seeded by the keyed seed's hex
+    unless a raw seed is given (styles drawing initials take the name), in the
+    palette through the style's colour options; `options` are the caller's
+    DiceBear options and win."""
+    version = request.style_version
+    style = dicebear.compiled(version.definition, version.digest)
+    if request.raw_seed is not None:
+        seed = request.raw_seed
+    else:
+        seed = request.text if style.draws_initials and request.text else request.seed.hex()
+    # DiceBear's own (unkeyed) mode sets only what the caller asked for, so the
+    # SVG is byte-identical to dicebear-core's for the same options.
+    drawn: dict[str, Any] = {"seed": seed}
+    if request.raw_seed is None:
+        drawn["size"] = request.size
+    spec = palette_spec(request.palette_version)
+    forced = request.background if request.background != TRANSPARENT else None
+    if spec is not None or forced:
+        colours = draw_palette(spec, Prng(request.seed).fork("colors")) if spec else (forced,)
+        drawn.update(dicebear.palette_options(style, colours, forced, CONTRAST_GRAPHICS))
+    drawn.update(options)
+    return style.render(drawn)
+
+
+def render_avatar(request: AvatarRequest) -> bytes:
+    svg = render_svg_text(request)
     if request.fmt == "svg":
         return svg.encode()
     return rasterise(svg, request.size, request.fmt)
@@ -188,11 +244,27 @@ def create_identity_avatar(
         logger.warning("No identity styles installed: run `manage.py load_identity_defaults`.")
         return None
     avatar.user = user
+    _draw_files(avatar)
+    avatar.save()
+    return avatar
+
+
+def _draw_files(avatar: IdentityAvatar) -> None:
     size = settings.IDENTITY_SIGNUP_PNG_SIZE
     for fmt, field in (("svg", avatar.svg_file), ("png", avatar.png_file)):
         body = render_avatar(pinned_request(avatar, fmt, size))
         field.name = default_storage.save(_avatar_path(avatar, size, fmt), ContentFile(body))
-    avatar.save()
+
+
+def restyle_identity_avatar(avatar: IdentityAvatar, style: Style) -> IdentityAvatar:
+    """The same seed and palette, pinned to `style`'s current version (the
+    person cycled styles on /me/avatar/); its stored files are drawn again."""
+    if style.current_version_id == avatar.style_version_id:
+        return avatar
+    delete_avatar_files(avatar)
+    avatar.style_version = style.current_version
+    _draw_files(avatar)
+    avatar.save(update_fields=["style_version", "svg_file", "png_file"])
     return avatar
 
 
@@ -209,13 +281,26 @@ def stored_avatar(avatar: IdentityAvatar, fmt: str, size: int) -> bytes:
 
 
 def install_defaults() -> dict[str, int]:
-    """Create the shipped styles, palettes and role mapping where missing (idempotent)."""
+    """Create the shipped styles (own and DiceBear's), palettes and role mapping
+    where missing (idempotent)."""
     created = {"styles": 0, "palettes": 0, "mappings": 0}
     for slug in catalog.shipped_style_slugs():
         definition = catalog.shipped_definition(slug)
         style, new = Style.objects.get_or_create(
             slug=slug,
             defaults={"name": definition["name"], "category": definition["category"]},
+        )
+        if style.current_version is None:
+            style.publish(definition)
+        created["styles"] += new
+    for name in dicebear.shipped_names():
+        definition = dicebear.shipped_definition(name)
+        style, new = Style.objects.get_or_create(
+            slug=dicebear.SLUG_PREFIX + name,
+            defaults={
+                "name": catalog.dicebear_style_name(name, definition),
+                "category": catalog.dicebear_category(name),
+            },
         )
         if style.current_version is None:
             style.publish(definition)

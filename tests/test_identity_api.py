@@ -19,8 +19,20 @@ def test_styles_lists_every_shipped_style_with_its_version(api):
     styles = {s["slug"]: s for s in response.json()}
     assert len(styles) >= 10
     assert styles["people"]["version"] == 1 and styles["people"]["versions"] == [1]
-    assert set(styles["identicon"]["formats"]) == {"svg", "png", "webp"}
+    assert set(styles["identicon"]["formats"]) == {"svg", "png", "webp", "jpg"}
     assert "blue" in styles["rings"]["palettes"]
+    assert styles["people"]["renderer"] == "own"
+    assert styles["people"]["license"]["name"] == "CC0 1.0"
+
+
+def test_styles_list_the_dicebear_catalogue_with_licences(api):
+    styles = {s["slug"]: s for s in api.get("/v1/avatars/styles").json()}
+    dicebear = {slug: s for slug, s in styles.items() if s["renderer"] == "dicebear"}
+    assert len(dicebear) == 61
+    adventurer = dicebear["dicebear-adventurer"]
+    assert adventurer["license"]["name"] == "CC BY 4.0"
+    assert "Lisa Wischofsky" in adventurer["license"]["attribution"]
+    assert all(s["license"] and s["license"]["url"] for s in dicebear.values())
 
 
 def test_palettes_list(api):

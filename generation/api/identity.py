@@ -10,15 +10,17 @@ from generation.avatars import (
     AvatarRequest,
     cached_avatar,
     pinned_request,
+    renderer_of,
     seed_for,
     stored_avatar,
 )
 from generation.errors import ApiError
+from generation.identity.dicebear import license_of
 from generation.identity.palettes import normalise_hex
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.render import TRANSPARENT
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
-from generation.models import IdentityAvatar, Palette, PaletteVersion, Style
+from generation.models import IdentityAvatar, Palette, PaletteVersion, Style, StyleVersion
 from generation.off_loop import in_pool
 
 router = Router()
@@ -44,10 +46,18 @@ class SizeRange(Schema):
     max: int
 
 
+class LicenseOut(Schema):
+    name: str
+    url: str
+    attribution: str
+
+
 class StyleOut(Schema):
     slug: str
     name: str
     category: str
+    renderer: str  # "own" or "dicebear"
+    license: LicenseOut | None
     version: int
     versions: list[int]
     formats: list[str]
@@ -68,6 +78,11 @@ class ErrorOut(Schema):
     message: str
 
 
+def _licence(version: StyleVersion) -> dict[str, str] | None:
+    found = license_of(version.definition)
+    return found.as_dict() if found else None
+
+
 @router.get("/styles", response=list[StyleOut], summary="List identity avatar styles")
 @in_pool
 def list_styles(request: HttpRequest) -> list[dict]:
@@ -78,6 +93,8 @@ def list_styles(request: HttpRequest) -> list[dict]:
             "slug": style.slug,
             "name": style.name,
             "category": style.category,
+            "renderer": renderer_of(style.current_version),
+            "license": _licence(style.current_version),
             "version": style.current_version.number,
             "versions": sorted(style.versions.values_list("number", flat=True)),
             "formats": list(CONTENT_TYPES),
@@ -106,7 +123,7 @@ def list_palettes(request: HttpRequest) -> list[dict]:
 def _split_filename(filename: str) -> tuple[str, str]:
     stem, dot, fmt = filename.rpartition(".")
     if not dot or fmt not in CONTENT_TYPES:
-        raise ApiError(400, "invalid_format", "Ask for a .svg, .png or .webp file.")
+        raise ApiError(400, "invalid_format", "Ask for a .svg, .png, .webp or .jpg file.")
     if not stem:
         raise ApiError(400, "invalid_seed", "The seed is empty.")
     return stem, fmt
@@ -135,7 +152,7 @@ def _parse_background(raw: str | None) -> str | None:
         ) from None
 
 
-def _parse_palette(raw: str | None) -> tuple[PaletteVersion | None, bool]:
+def parse_palette_param(raw: str | None) -> tuple[PaletteVersion | None, bool]:
     """The palette version asked for, and whether it is pinned (slug@N)."""
     if raw is None:
         return None, True
@@ -152,11 +169,11 @@ def _parse_palette(raw: str | None) -> tuple[PaletteVersion | None, bool]:
     return version, number is not None
 
 
-def _not_modified(request: HttpRequest, etag: str) -> bool:
+def not_modified(request: HttpRequest, etag: str) -> bool:
     return etag in request.headers.get("If-None-Match", "")
 
 
-def _image_response(body: bytes | None, etag: str, fmt: str, cache: str) -> HttpResponse:
+def image_response(body: bytes | None, etag: str, fmt: str, cache: str) -> HttpResponse:
     """The image, or 304 Not Modified when `body` is None."""
     if body is None:
         response = HttpResponse(status=304)
@@ -202,13 +219,13 @@ def avatar(
     style_version = style_obj.version(int(version) if version else None)
     if style_version is None:
         raise ApiError(404, "unknown_version", f"{style_obj.slug} has no version {version}.")
-    palette_version, palette_pinned = _parse_palette(palette)
+    palette_version, palette_pinned = parse_palette_param(palette)
     request_ = AvatarRequest(
         style_version, palette_version, seed_for(seed), fmt, side, backdrop, seed
     )
     pinned = version is not None and palette_pinned
-    body = None if _not_modified(request, request_.etag) else cached_avatar(request_)
-    return _image_response(body, request_.etag, fmt, IMMUTABLE if pinned else REVALIDATE)
+    body = None if not_modified(request, request_.etag) else cached_avatar(request_)
+    return image_response(body, request_.etag, fmt, IMMUTABLE if pinned else REVALIDATE)
 
 
 @users_router.get(
@@ -233,5 +250,5 @@ def user_avatar(
     if avatar_obj is None:
         raise ApiError(404, "unknown_avatar", "No avatar with that id.")
     etag = pinned_request(avatar_obj, fmt, side).etag
-    body = None if _not_modified(request, etag) else stored_avatar(avatar_obj, fmt, side)
-    return _image_response(body, etag, fmt, "public, max-age=86400")
+    body = None if not_modified(request, etag) else stored_avatar(avatar_obj, fmt, side)
+    return image_response(body, etag, fmt, "public, max-age=86400")

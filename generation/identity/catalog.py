@@ -37,3 +37,36 @@ def shipped_definition(slug: str) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def shipped_style(slug: str) -> StyleDefinition:
     return compile_definition(shipped_definition(slug))
+
+
+# How the gallery groups DiceBear's styles, in the own styles' categories.
+DICEBEAR_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "faces": (
+        "adventurer", "adventurer-neutral", "avataaars", "avataaars-neutral", "big-ears",
+        "big-ears-neutral", "big-smile", "croodles", "croodles-neutral", "cutouts", "dylan",
+        "fun-emoji", "initial-face", "line-face", "lorelei", "lorelei-neutral", "micah",
+        "miniavs", "notionists", "notionists-neutral", "open-peeps", "personas", "pixel-art",
+        "pixel-art-neutral", "shadows", "toon-head", "voxel-art",
+    ),
+    "characters": (
+        "bottts", "bottts-neutral", "cameo", "clay", "critters", "gaze", "marbles", "moods",
+        "pixelbot", "sprouts", "thumbs", "voxel-bot",
+    ),
+    "geometric": (
+        "identicon", "rings", "shape-grid", "shapes", "squircles", "stripes", "triangles",
+    ),
+    "icons": ("icons", "glyphs"),
+    "initials": ("initials",),
+}  # fmt: skip
+
+
+def dicebear_category(name: str) -> str:
+    for category, names in DICEBEAR_CATEGORIES.items():
+        if name in names:
+            return category
+    return "abstract"
+
+
+def dicebear_style_name(name: str, definition: dict[str, Any]) -> str:
+    source = definition.get("meta", {}).get("source", {}).get("name")
+    return str(source or name.replace("-", " ").title())[:80]

@@ -7,67 +7,142 @@ machine.
 
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from fontTools.pens.svgPathPen import SVGPathPen
 from fontTools.ttLib import TTFont
+from fontTools.varLib import instancer
 
 FONT_PATH = Path(__file__).parent / "fonts" / "DejaVuSans-Bold.ttf"
 # fontTools objects are not safe to share between threads (the ASGI server
-# renders in a thread pool): every use of the font goes through this lock.
+# renders in a thread pool): every use of a font goes through this lock.
 _FONT_LOCK = threading.Lock()
+BOLD = {"wght": 700, "wdth": 100}
+
+
+def _dejavu() -> TTFont:
+    """Latin, Greek, Cyrillic, Arabic and Hebrew (shipped with the code)."""
+    return TTFont(FONT_PATH, lazy=False)
+
+
+def _noto_variable(package: str, filename: str) -> Callable[[], TTFont]:
+    """A Noto variable font from a pinned PyPI package, instanced at bold."""
+
+    def load() -> TTFont:
+        path = files(package).joinpath("files", filename)
+        return instancer.instantiateVariableFont(TTFont(str(path)), BOLD)
+
+    return load
+
+
+def _noto_cjk() -> TTFont:
+    """Han, kana and Hangul: Noto Sans CJK Bold from a pinned PyPI package."""
+    return TTFont(str(files("cvttf_NotoSansCJK_Bold").joinpath("NotoSansCJKtc-Bold.otf")))
+
+
+# Fallback order: the first font with a glyph for a character draws it. The
+# packages are pinned, so the outlines (and so the bytes) are the same anywhere.
+FONTS: tuple[Callable[[], TTFont], ...] = (
+    _dejavu,
+    _noto_variable("fontpkg_noto_sans_devanagari", "NotoSansDevanagari[wdth,wght].ttf"),
+    _noto_variable("fontpkg_noto_sans_thai", "NotoSansThai[wdth,wght].ttf"),
+    _noto_cjk,
+)
 
 
 @dataclass(frozen=True)
 class Glyph:
     path: str
-    advance: float
+    advance: float  # in the first font's units
+    scale: float = 1.0  # from the glyph's font units to the first font's
 
 
-@lru_cache(maxsize=1)
-def _font() -> TTFont:
-    return TTFont(FONT_PATH, lazy=False)
+@lru_cache(maxsize=len(FONTS))
+def _font(index: int) -> TTFont:
+    return FONTS[index]()
+
+
+@lru_cache(maxsize=len(FONTS))
+def _cmap(index: int) -> dict[int, str]:
+    return _font(index).getBestCmap()
 
 
 @lru_cache(maxsize=1)
 def _metrics() -> tuple[float, float]:
     with _FONT_LOCK:
-        font = _font()
+        font = _font(0)
         font["glyf"]["H"].recalcBounds(font["glyf"])
         return float(font["head"].unitsPerEm), float(font["glyf"]["H"].yMax)
 
 
 @lru_cache(maxsize=4096)
 def glyph(char: str) -> Glyph | None:
-    """The outline of one character, or None when the font has no glyph for it."""
+    """The outline of one character from the first font that has it, or None."""
     with _FONT_LOCK:
-        font = _font()
-        name = font.getBestCmap().get(ord(char))
-        if name is None:
-            return None
-        glyph_set = font.getGlyphSet()
-        pen = SVGPathPen(glyph_set, ntos=lambda n: f"{n:g}")
-        glyph_set[name].draw(pen)
-        return Glyph(pen.getCommands(), float(font["hmtx"][name][0]))
+        for index in range(len(FONTS)):
+            name = _cmap(index).get(ord(char))
+            if name is None:
+                continue
+            font = _font(index)
+            glyph_set = font.getGlyphSet()
+            pen = SVGPathPen(glyph_set, ntos=lambda n: f"{n:g}")
+            glyph_set[name].draw(pen)
+            scale = float(_font(0)["head"].unitsPerEm) / float(font["head"].unitsPerEm)
+            return Glyph(pen.getCommands(), float(font["hmtx"][name][0]) * scale, scale)
+        return None
+
+
+# Thai vowels written before the consonant they follow in speech.
+_THAI_LEADING_VOWELS = frozenset("\u0e40\u0e41\u0e42\u0e43\u0e44")
+
+
+def _in_word(char: str) -> bool:
+    """Letters, digits and the marks that combine with them (Indic vowel signs)."""
+    return char.isalnum() or unicodedata.category(char).startswith("M")
+
+
+def _is_han_or_hangul(char: str) -> bool:
+    name = unicodedata.name(char, "")
+    return name.startswith(("CJK UNIFIED IDEOGRAPH", "HANGUL SYLLABLE"))
+
+
+def _first_letter(word: str) -> str | None:
+    for char in word:
+        if char in _THAI_LEADING_VOWELS or unicodedata.category(char) in ("Mn", "Mc"):
+            continue
+        if glyph(char.upper()) is not None:
+            return char.upper()
+    return None
 
 
 def initials(name: str, letters: int = 2) -> str:
-    """'ada lovelace' -> 'AL', 'grace.hopper@navy.mil' -> 'GH'; drawable letters only."""
+    """'ada lovelace' -> 'AL', 'grace.hopper@navy.mil' -> 'GH', '王小明' -> '小明',
+    'محمد علي' -> 'عم' (drawn left to right, so read right to left); drawable
+    letters only."""
     local = name.split("@", 1)[0]
-    words = [w for w in "".join(c if c.isalnum() else " " for c in local).split() if w]
-    chosen: list[str] = []
-    for word in words:
-        for char in unicodedata.normalize("NFC", word):
-            if glyph(char.upper()) is not None:
-                chosen.append(char.upper())
+    local = unicodedata.normalize("NFC", local)
+    words = [w for w in "".join(c if _in_word(c) else " " for c in local).split() if w]
+    if len(words) == 1 and len(words[0]) >= 2 and all(map(_is_han_or_hangul, words[0])):
+        # A Chinese or Korean name without spaces: family name first, and the
+        # given name (the last two syllables) is what people are called by.
+        chosen = list(words[0][-letters:])
+    else:
+        chosen = []
+        for word in words:
+            first = _first_letter(word)
+            if first is not None:
+                chosen.append(first)
+            if len(chosen) == letters:
                 break
-        if len(chosen) == letters:
-            break
-    if len(chosen) < min(letters, 2) and len(words) == 1:
-        drawable = [c.upper() for c in words[0] if glyph(c.upper()) is not None]
-        chosen = drawable[:letters]
+        if len(chosen) < min(letters, 2) and len(words) == 1:
+            drawable = [c.upper() for c in words[0] if glyph(c.upper()) is not None]
+            chosen = drawable[:letters]
+    if chosen and all(unicodedata.bidirectional(c) in ("R", "AL") for c in chosen):
+        chosen.reverse()
     return "".join(chosen) or "?"
 
 
@@ -81,8 +156,11 @@ def text_path(text: str, font_size: float, centre_x: float, centre_y: float) -> 
     parts = []
     x = -width / 2
     for g in shapes:
-        if g.path:
+        if g.path and g.scale == 1.0:
             parts.append(f'<path transform="translate({x:g} 0)" d="{g.path}"/>')
+        elif g.path:
+            place = f"translate({x:g} 0) scale({g.scale:g})"
+            parts.append(f'<path transform="{place}" d="{g.path}"/>')
         x += g.advance
     offset_y = centre_y + cap_height * scale / 2
     return (

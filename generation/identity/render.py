@@ -8,6 +8,7 @@ import math
 from functools import lru_cache
 
 from generation.identity.color import contrast_ratio, ensure_contrast, shift_lightness
+from generation.identity.core_options import CoreOptions, background_paint, clip, wrap_body
 from generation.identity.glyphs import initials, text_path
 from generation.identity.palettes import PaletteSpec, draw_palette, is_light
 from generation.identity.prng import Prng
@@ -232,25 +233,41 @@ def render_svg(
     size: int | None = None,
     background: str | None = None,
     text: str = "",
+    core: CoreOptions | None = None,
 ) -> str:
     """SVG text for `seed` in `style`.
 
     palette: overrides the style's default palette. background: None for the
     palette's, 'transparent', or a '#rrggbb' colour. text: the name initials
-    are taken from.
+    are taken from. core: DiceBear's core options (flip, rotate, scale,
+    translate, border radius, gradient background); None draws exactly as
+    before they existed.
     """
     prng = Prng(seed)
     colours = resolve_colours(style, palette or style.palette, prng.fork("colors"), background)
     canvas = style.canvas
     side = size or canvas
-    parts = [
+    head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {canvas} {canvas}" '
         f'width="{side}" height="{side}">'
-    ]
-    if background != TRANSPARENT:
-        parts.append(f'<rect width="{canvas}" height="{canvas}" fill="{colours["background"]}"/>')
+    )
     choices: dict[str, int] = {}
-    for layer in style.layers:
-        parts.append(_draw(layer, prng.fork(layer.name), colours, canvas, text, choices))
-    parts.append("</svg>")
-    return "".join(parts)
+    body = "".join(
+        _draw(layer, prng.fork(layer.name), colours, canvas, text, choices)
+        for layer in style.layers
+    )
+    if core is None or core.is_default:
+        ground = ""
+        if background != TRANSPARENT:
+            ground = f'<rect width="{canvas}" height="{canvas}" fill="{colours["background"]}"/>'
+        return f"{head}{ground}{body}</svg>"
+    core_prng = prng.fork("core")
+    defs, ground = "", ""
+    if background != TRANSPARENT:
+        paint_defs, paint = background_paint(core, core_prng, colours["background"], canvas)
+        defs += paint_defs
+        ground = f'<rect width="{canvas}" height="{canvas}" fill="{paint}"/>'
+    clip_defs, content = clip(
+        core, core_prng, ground + wrap_body(core, core_prng, body, canvas), canvas
+    )
+    return f"{head}<defs>{defs}{clip_defs}</defs>{content}</svg>"
