@@ -89,20 +89,47 @@ def _figure(side: int, face: Box, scale: float) -> np.ndarray:
 
 
 def refine(image: np.ndarray, coarse: np.ndarray) -> np.ndarray:
-    """Full-size matte from a coarse one: solid inside, zero outside, and in the band
-    between, the coarse mask filtered under the photo's colours (He et al.'s guided
-    filter with a colour guide, run at half size: the "fast guided filter")."""
+    """Full-size matte from a coarse one, on a trimap: solid inside, zero outside, and
+    in the band between, the coarse mask filtered under the photo's colours (He et
+    al.'s guided filter with a colour guide, at half size: the "fast guided filter")."""
     size = image.shape[0]
     half = size // 2
     small = cv2.resize(image, (half, half), interpolation=cv2.INTER_AREA)
     mask = cv2.resize(coarse, (half, half), interpolation=cv2.INTER_LINEAR)
     radius = max(half // 60, 3)
-    matte = cv2.ximgproc.guidedFilter(small, mask, radius, 60.0)
-    # Trimap: well inside the coarse mask is person, well outside is background.
+    guided = cv2.ximgproc.guidedFilter(small, mask, radius, 60.0)
+    guided = np.clip((guided - 0.5) * 1.6 + 0.5, 0.0, 1.0)
     band = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    sure = cv2.erode((mask > 0.5).astype(np.uint8), band)
-    maybe = cv2.dilate((mask > 0.5).astype(np.uint8), band)
-    matte = np.clip((matte - 0.5) * 1.6 + 0.5, 0.0, 1.0)
-    matte = np.where(sure > 0, 1.0, np.where(maybe > 0, matte, 0.0)).astype(np.float32)
+    sure = cv2.erode((mask > 0.5).astype(np.uint8), band) > 0
+    never = cv2.dilate((mask > 0.5).astype(np.uint8), band) == 0
+    guided = np.minimum(guided, _colour_limit(small, sure, never))
+    matte = np.where(sure, 1.0, np.where(never, 0.0, guided)).astype(np.float32)
     matte = cv2.GaussianBlur(matte, (0, 0), 1.0)
     return cv2.resize(matte, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _colour_limit(image: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """At most how much of each pixel can be person, judged by colour.
+
+    The nearby person and background colours are spread in from the sure
+    regions; a pixel that matches the background and not the person (a red
+    flag beside dark hair) is pulled out of the matte. Where the two colours
+    are alike, or no background is near, colour says nothing and the limit is 1.
+    """
+    pixels = image.astype(np.float32) / 255.0
+
+    def spread(where: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+        weight = where.astype(np.float32)
+        total = cv2.GaussianBlur(pixels * weight[..., None], (0, 0), sigma)
+        seen = cv2.GaussianBlur(weight, (0, 0), sigma)
+        return total / np.maximum(seen, 1e-4)[..., None], seen
+
+    back, seen = spread(background, image.shape[0] / 50)
+    fore, _ = spread(person, image.shape[0] / 100)
+    to_back = np.linalg.norm(pixels - back, axis=2)
+    to_fore = np.linalg.norm(pixels - fore, axis=2)
+    lean = (to_back - to_fore) / np.maximum(to_back + to_fore, 1e-4)  # -1 background, +1 person
+    by_colour = np.clip(0.5 + 1.5 * lean, 0.0, 1.0)
+    apart = np.clip((np.linalg.norm(fore - back, axis=2) - 0.1) / 0.15, 0.0, 1.0)
+    trust = apart * (seen > 0.01)
+    return 1.0 + (by_colour - 1.0) * trust

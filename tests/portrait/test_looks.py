@@ -117,3 +117,29 @@ def test_studio_backdrops_are_soft_gradients_in_the_palette():
         assert backdrop.max(axis=(0, 1)).max() - backdrop.min(axis=(0, 1)).min() > 20  # a fall-off
         light, dark = (np.array([0xDD, 0xE1, 0xE6]), np.array([0x7C, 0x87, 0x94]))
         assert (backdrop.reshape(-1, 3) >= dark - 6).all() and (backdrop <= light + 6).all()
+
+
+def _redness(image: np.ndarray) -> np.ndarray:
+    return image[..., 0].astype(np.float32) - image[..., 1]
+
+
+def test_edges_lose_the_old_background_colour():
+    """obama2.jpg stands before a red-striped flag: its red must not fringe his dark hair."""
+    import cv2
+
+    from generation.portrait.background import place_on_background
+
+    portrait = portrait_of(photo_array("obama2.jpg"))
+    solid = (portrait.matte > 0.95).astype(np.float32)
+    spread = cv2.GaussianBlur(portrait.image * solid[..., None], (0, 0), 6)
+    person_nearby = spread / np.maximum(cv2.GaussianBlur(solid, (0, 0), 6), 1e-3)[..., None]
+    beside_hair = person_nearby.mean(axis=2) < 90
+    edge = (portrait.matte > 0.02) & (portrait.matte < 0.98) & beside_hair
+    assert edge.sum() > 500
+    flag = edge & (_redness(portrait.image) > 80)
+    assert flag.sum() > 100  # the flag's red really reaches the edge
+    grey = np.full_like(portrait.image, 200)
+    cleaned = place_on_background(portrait, grey).image
+    # Hair and grey mixed are never redder than the hair itself.
+    hair_red = _redness(person_nearby)[flag].mean()
+    assert _redness(cleaned)[flag].mean() < hair_red
