@@ -274,12 +274,14 @@ def status(request: HttpRequest, model_id: str) -> dict:
     return model_payload(own_model(request.auth, model_id))
 
 
-def resolve_style(account: PlatformAccount, name: str) -> tuple[str, str | None]:
+def resolve_style(account: PlatformAccount | None, name: str) -> tuple[str, str | None]:
     """(style, custom style id): a portrait style, "auto", or one of the
     account's trained style tokens (another account's token is unknown here)."""
     if name == AUTO_STYLE or name in STYLES:
         return name, None
-    custom = CustomStyle.objects.filter(account=account, style_token=name).first()
+    custom = None
+    if account is not None:
+        custom = CustomStyle.objects.filter(account=account, style_token=name).first()
     if custom is None:
         raise ApiError(400, "unknown_style", f"No style named {name[:60]!r}.")
     if custom.status != TrainingStatus.DONE:
@@ -287,7 +289,7 @@ def resolve_style(account: PlatformAccount, name: str) -> tuple[str, str | None]
     return name, str(custom.pk)
 
 
-def inference_requests(account: PlatformAccount, body: InferencesIn) -> list[dict]:
+def inference_requests(account: PlatformAccount | None, body: InferencesIn) -> list[dict]:
     """The requests, validated, as the job stores them."""
     if not 1 <= len(body.requests) <= MAX_INFERENCE_REQUESTS:
         raise ApiError(400, "invalid_requests", f"Send 1 to {MAX_INFERENCE_REQUESTS} requests.")

@@ -176,6 +176,14 @@ def _archive_photos(request: HttpRequest, rules: SetRules) -> list[bytes]:
     return [data for _, data in photos]
 
 
+def check_photos(photos: list[bytes], rules: SetRules) -> list[bytes]:
+    """A set uploaded some other way (the training page): its count, each
+    photo and its total, as for the API."""
+    if (count := rules.count_problem(len(photos))) is not None:
+        raise SetNotValid([count])
+    return _checked(photos, rules)
+
+
 def _checked(photos: list[bytes], rules: SetRules, unread: dict[int, dict] | None = None):
     """Every photo read, readable and within limits (from its header), and
     the set within its total size; `unread` holds the photos that could not

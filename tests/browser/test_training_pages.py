@@ -1,0 +1,136 @@
+"""/models/ in headless Chromium against a real ASGI server (Daphne, in a
+child process with its embedded workers), so progress arrives over the
+WebSocket; and once with the socket refused, over htmx polling."""
+
+import io
+from pathlib import Path
+
+import pytest
+from daphne.testing import DaphneProcess
+from django.test import Client
+from PIL import Image
+
+from generation.models import Job, SubjectModel
+from tests.test_custom_models_api import PERSON, variants
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+TIMEOUT_MS = 90_000
+
+
+def asgi_application():
+    from django.db import connections
+
+    connections.close_all()  # the child's own connections, not the parent's
+    from avatarsite.asgi import application
+
+    return application
+
+
+@pytest.fixture
+def server():
+    process = DaphneProcess("127.0.0.1", asgi_application)
+    process.start()
+    assert process.ready.wait(30), "Daphne did not start"
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join(10)
+
+
+@pytest.fixture
+def signed_in(page, server, django_user_model):
+    """A person signed in (their session cookie handed to the browser)."""
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw-ada-12345678")
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": server}])
+    return user
+
+
+def photo_files(tmp_path: Path, photos: list[bytes]) -> list[str]:
+    paths = []
+    for number, photo in enumerate(photos, 1):
+        path = tmp_path / f"me-{number}.jpg"
+        path.write_bytes(photo)
+        paths.append(str(path))
+    return paths
+
+
+def train(page, server: str, tmp_path: Path, photos: list[bytes]) -> None:
+    page.goto(server + "/models/")
+    page.get_by_test_id("type-man").check()
+    page.get_by_test_id("photos-input").set_input_files(photo_files(tmp_path, photos))
+    page.get_by_test_id("train").click()
+
+
+def test_train_watch_live_prompt_and_download(page, server, signed_in, tmp_path, screenshot):
+    page.goto(server + "/models/")
+    assert page.get_by_role("link", name="My models").is_visible()
+    screenshot(page, "training-01-empty")
+
+    train(page, server, tmp_path, variants(PERSON, 6))
+    page.wait_for_url("**/models/*/")
+    assert page.get_by_test_id("training-progress").count() <= 1
+    screenshot(page, "training-02-progress")
+    page.locator('[data-testid=model-status][data-status="DONE"]').wait_for(timeout=TIMEOUT_MS)
+    frames = page.evaluate("window.trainingFrames")
+    progress = [f for f in frames if f["type"] == "job" and f["state"] == "running"]
+    assert progress and any(f["progress"] > 0.1 for f in progress), frames  # live, per stage
+    assert any(f.get("ended") for f in frames)
+    model = SubjectModel.objects.get(user=signed_in)
+    assert model.account is None and model.job.photo is None and not model.job.charged
+
+    page.get_by_test_id("prompt").fill("editorial portrait, city lights at night, riding a dragon")
+    page.get_by_test_id("count").select_option("2")
+    page.get_by_test_id("draw").click()
+    done = page.locator('[data-testid=inference-result][data-status="DONE"]')
+    done.wait_for(timeout=TIMEOUT_MS)
+    images = done.get_by_test_id("result-image")
+    assert images.count() == 2
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=result-image]')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    assert "Deleted" in done.get_by_test_id("result-expiry").inner_text()
+    assert "dragon" in done.get_by_test_id("ignored-terms").inner_text()
+    screenshot(page, "training-03-results")
+
+    with page.expect_download() as waiting:
+        done.get_by_test_id("result-download").first.click()
+    download = waiting.value
+    assert download.suggested_filename.endswith(".png")
+    assert Image.open(io.BytesIO(Path(download.path()).read_bytes())).format == "PNG"
+
+
+def test_a_set_that_cannot_train_says_why(page, server, signed_in, tmp_path, screenshot):
+    train(page, server, tmp_path, variants(PERSON, 3))
+    error = page.get_by_test_id("training-error")
+    assert "Choose 5 to 30 photos" in error.inner_text()
+    assert not SubjectModel.objects.exists() and not Job.objects.exists()
+
+    photos = variants(PERSON, 5)
+    photos[2] = b"this is not a photo"
+    train(page, server, tmp_path, photos)
+    assert "Photo 3" in page.get_by_test_id("training-problems").inner_text()
+    screenshot(page, "training-04-invalid")
+
+    train(page, server, tmp_path, variants(PERSON, 4) + variants(("biden.jpg",), 1))
+    page.locator('[data-testid=model-status][data-status="IMAGE_NOT_VALID"]').wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert "Photo 5" in page.get_by_test_id("model-problems").inner_text()
+    screenshot(page, "training-05-not-valid")
+
+
+def test_progress_without_a_websocket_arrives_by_polling(page, server, signed_in, tmp_path):
+    page.route_web_socket("**/ws/**", lambda socket: socket.close())
+    train(page, server, tmp_path, variants(PERSON, 5))
+    page.locator('[data-testid=model-status][data-status="DONE"]').wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("window.trainingFrames.length") == 0  # no frame came by socket
+
+
+def test_another_persons_model_is_not_found(page, server, signed_in, django_user_model):
+    other = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-12345678")
+    model = SubjectModel.objects.create(user=other, subject_type="dog", engine="cpu")
+    response = page.goto(f"{server}/models/{model.pk}/")
+    assert response.status == 404
