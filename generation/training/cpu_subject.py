@@ -106,7 +106,7 @@ def infer(
     progress: Progress | None = None,
 ) -> list[GeneratedImage]:
     """``request.count`` PNGs from the references, each with its likeness and ignored terms."""
-    references, identity = _load(artifacts)
+    references, identity = load_references(artifacts)
     plan = plan_prompt(request.prompt, request.negative_prompt)
     style_name = _style_for(request.style, plan, look)
     style = get_style(style_name)
@@ -170,7 +170,7 @@ def _render(
         if look is not None:
             image = look.apply(image, portrait.matte)
         image = apply_grade(image, plan.grade)
-        score = _likeness(image, identity, portrait.face_box)
+        score = subject_likeness(image, identity, portrait.face_box)
         if best is None or (score or 0.0) > (best[1] or 0.0):
             best = (image, score)
         if score is None or score >= LIKENESS_FLOOR:
@@ -179,14 +179,21 @@ def _render(
     return best
 
 
-def _likeness(image: np.ndarray, identity: np.ndarray, fallback: Box) -> float | None:
-    """Likeness to the subject: each identity's best match among the faces in the image."""
+def subject_likeness(
+    image: np.ndarray, identity: np.ndarray, fallback: Box | None = None
+) -> float | None:
+    """Likeness to the subject: each identity's best match among the faces in the image.
+
+    None for a pet (no identity). With no face found, the ``fallback`` box is measured, or
+    the likeness is 0.
+    """
     if not len(identity):
         return None
     faces, _ = find_faces(image)
-    found = [embedding(image, box) for box in faces[: len(identity) + 1]] or [
-        embedding(image, fallback)
-    ]
+    found = [embedding(image, box) for box in faces[: len(identity) + 1]]
+    if not found and fallback is None:
+        return 0.0
+    found = found or [embedding(image, fallback)]
     return round(min(max(likeness(person, e) for e in found) for person in identity), 4)
 
 
@@ -344,7 +351,8 @@ def _to_byte(mask: np.ndarray) -> np.ndarray:
     return np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _load(artifacts: ModelArtifacts) -> tuple[list[Reference], np.ndarray]:
+def load_references(artifacts: ModelArtifacts) -> tuple[list[Reference], np.ndarray]:
+    """The references of a subject model (of either engine) and the subject's identity."""
     if artifacts.kind != "subject" or REFERENCES not in artifacts.files:
         raise TrainingError("wrong_artifacts", "these are not a CPU engine subject model")
     arrays = unpack_arrays(artifacts.files[REFERENCES])

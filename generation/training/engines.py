@@ -63,7 +63,7 @@ def train_subject(
     report(progress, 0.1, "photos checked")
     if engine == "cpu":
         return cpu_subject.train(checked, subject_type, settings, _scaled(progress, 0.1, 1.0))
-    from generation.engines.diffusion import train_subject_lora
+    from generation.engines.diffusion.engine import train_subject_lora
 
     base = cpu_subject.train(checked, subject_type, settings, _scaled(progress, 0.1, 0.25))
     return train_subject_lora(base, subject_type, settings, _scaled(progress, 0.25, 1.0))
@@ -94,7 +94,7 @@ def train_style(
     look = cpu_style.train_style(decoded, _scaled(progress, 0.05, share))
     if engine == "cpu":
         return look
-    from generation.engines.diffusion import train_style_lora
+    from generation.engines.diffusion.engine import train_style_lora
 
     return train_style_lora(look, decoded, settings, _scaled(progress, share, 1.0))
 
@@ -120,7 +120,7 @@ def infer_subject(
         return cpu_subject.infer(artifacts, request, look, progress)
     if artifacts.engine != "diffusion":
         raise TrainingError("wrong_artifacts", "a CPU subject model cannot render on diffusion")
-    from generation.engines.diffusion import infer_subject_lora
+    from generation.engines.diffusion.engine import infer_subject_lora
 
     return infer_subject_lora(artifacts, request, settings, custom_style, progress)
 
