@@ -168,3 +168,12 @@ def test_cached_photo_reads_the_bytes_and_applies_the_expiry_rule(acme):
     Job.objects.filter(pk=source.pk).update(input_expires_at=timezone.now())
     with pytest.raises(InputExpired):
         cached_photo(Job.objects.get(pk=source.pk))
+
+
+def test_regenerating_a_failed_job_fails_alike_and_offers_nothing(acme):
+    account, api = acme
+    first = post_json(api, GENERATE, {"image_base64": photo_b64("coffee.png"), "cache_input": True})
+    assert first.status_code == 422 and first.json()["code"] == "no_face"
+    again = post_json(api, GENERATE, {"source_job": first.json()["job"]["id"], "style": "anime"})
+    assert again.status_code == 422 and again.json()["code"] == "no_face"
+    assert balance(account) == 5 and not AvatarOffer.objects.exists()
