@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from importlib import import_module
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.urls import reverse
 
@@ -34,8 +36,8 @@ def owner_of(session: SessionBase | None) -> str | None:
     (the page may have started the session after the socket connected)."""
     if session is None or not session.session_key:
         return None
-    fresh = type(session)(session_key=session.session_key)
-    return fresh.get(OWNER_KEY)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store(session_key=session.session_key).get(OWNER_KEY)
 
 
 def find_job(session: SessionBase | None, job_id: str) -> Job | None:

@@ -4,9 +4,11 @@ refusals in plain language (the API keeps its codes)."""
 STAGE_LABELS = {
     "queued": "Waiting for a free worker",
     "load": "Reading your photo",
+    "exposure": "Checking the light",
     "safety": "Checking the photo is suitable",
     "face_detect": "Finding your face",
-    "quality": "Checking light and sharpness",
+    "face_exposure": "Checking the light on your face",
+    "quality": "Checking sharpness and framing",
     "align": "Straightening and framing",
     "segment": "Separating you from the background",
     "background": "Painting a new background",
@@ -14,6 +16,7 @@ STAGE_LABELS = {
     "style": "Applying the style",
     "composite": "Placing you on the background",
     "enhance": "Finishing touches",
+    "look": "Grading the colours",
     "checks": "Making sure it still looks like you",
     "save": "Saving your avatar",
 }

@@ -4,6 +4,7 @@ queue and worker (uncharged, owned by their session), regenerate reuses the
 cached photo, confirm keeps only the pick, bad input is refused cleanly."""
 
 import io
+import os
 import re
 
 import pytest
@@ -53,8 +54,6 @@ def run_jobs() -> None:
 
 def stored_names() -> set[str]:
     root = default_storage.location
-    import os
-
     return {
         os.path.relpath(os.path.join(folder, name), root)
         for folder, _, names in os.walk(root)
