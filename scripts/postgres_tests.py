@@ -1,5 +1,9 @@
 """Run the database-backed tests again on PostgreSQL.
 
+They are selected by the `django_db` marker, which tests/conftest.py also
+gives every test that uses the database through a fixture (`db`,
+`transactional_db`, `live_server`, or a fixture that needs one).
+
 Skipped (with a note) when no server answers, except under CI=true, where a
 missing PostgreSQL is a failure.
 """

@@ -4,6 +4,23 @@ from django.core.cache import cache
 from generation.jobs.worker import stop_embedded_worker
 
 TEST_SEED_SECRET = "test-seed-secret"
+# Fixtures that give a test the database without the `django_db` marker.
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+     "live_server"}
+)  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reaches the database through a fixture (directly or through
+    another fixture) gets the `django_db` marker too, before `-m` selects: the
+    PostgreSQL pass (scripts/postgres_tests.py, `-m django_db`) runs every
+    database test, not only the marked ones."""
+    for item in items:
+        uses_database = DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_database and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db)
 
 
 @pytest.fixture(autouse=True)

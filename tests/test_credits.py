@@ -81,3 +81,26 @@ def test_saving_a_stale_account_keeps_the_balance(db):
     account.default_platform = "twitter"
     account.save()
     assert credits.balance(account) == 7 == credits.ledger_total(account)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_crashes_the_worker_gives_its_credit_back(settings):
+    """The worker's crash path (internal_error), not only the pipeline's own
+    refusals, releases the held credit. The crash here is real: a job whose
+    params lack a platform fails where the worker builds the pipeline request."""
+    from generation.jobs.queue import enqueue
+    from generation.jobs.worker import run_available_jobs
+    from tests.service_helpers import PHOTOS
+
+    settings.EMBEDDED_WORKER = False
+    account, _ = make_account("crashy", credits=2)
+    job = enqueue(account, (PHOTOS / "obama2.jpg").read_bytes(), params={"style": "anime"})
+    assert credits.balance(account) == 1
+
+    assert run_available_jobs("crash-test") == 1
+    job.refresh_from_db()
+    assert (job.state, job.error_code, job.charged) == ("failed", "internal_error", False)
+    assert job.photo is None  # the input is discarded as on any other ending
+    entries = CreditEntry.objects.filter(job=job).order_by("pk").values_list("delta", "reason")
+    assert list(entries) == [(-1, "reserve"), (1, "release")]
+    assert credits.balance(account) == 2 == credits.ledger_total(account)

@@ -5,6 +5,7 @@ purge_expired` runs it by hand or from cron."""
 
 import logging
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -13,7 +14,7 @@ from django.utils import timezone
 from generation.models import Job
 
 logger = logging.getLogger(__name__)
-_last_purge = 0.0
+_last_purge: float | None = None  # this process's last purge (monotonic); None: not yet
 
 
 def inference_files(job: Job) -> list[str]:
@@ -41,8 +42,9 @@ def purge_inferences(now) -> int:
     return count
 
 
-def purge_expired() -> dict[str, int]:
-    now = timezone.now()
+def purge_expired(now: datetime | None = None) -> dict[str, int]:
+    """Delete what is past due as of `now` (default: now)."""
+    now = now or timezone.now()
     inputs = Job.objects.filter(input_expires_at__lt=now).exclude(cached_input="")
     for job in inputs:
         default_storage.delete(job.cached_input.name)
@@ -58,9 +60,10 @@ def purge_expired() -> dict[str, int]:
 def purge_when_due() -> None:
     """Called by workers between jobs; cheap when not due."""
     global _last_purge
-    if time.monotonic() - _last_purge < settings.PURGE_INTERVAL_SECONDS:
+    started = time.monotonic()
+    if _last_purge is not None and started - _last_purge < settings.PURGE_INTERVAL_SECONDS:
         return
-    _last_purge = time.monotonic()
+    _last_purge = started
     counts = purge_expired()
     if any(counts.values()):
         logger.info("purged expired files: %s", counts)
