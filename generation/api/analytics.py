@@ -7,7 +7,6 @@ counts and rates by style, platform and day with GET /v1/analytics/avatars.
 """
 
 import datetime
-import uuid
 from typing import Literal
 
 from django.http import HttpRequest
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router, Schema
 
+from generation.api.portraits import ErrorOut, _uuid
 from generation.errors import ApiError
 from generation.models import Job
 from generation.off_loop import in_pool
@@ -23,11 +23,6 @@ from generation.offers import NotOffered, offer_counts, offers_since, record_out
 router = Router(tags=["analytics"])
 DEFAULT_DAYS = 30
 MAX_SINCE_LENGTH = 40
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class RatesOut(Schema):
@@ -147,11 +142,7 @@ class OfferOut(Schema):
 def offer_event(request: HttpRequest, body: OfferEventIn) -> dict:
     """The latest report wins. `kept` (original or identity) says what a user
     who declined kept instead."""
-    try:
-        job_id = uuid.UUID(body.job_id)
-    except ValueError:
-        job_id = None  # not a UUID: nobody's job
-    job = Job.objects.filter(pk=job_id, account=request.auth).first()
+    job = Job.objects.filter(pk=_uuid(body.job_id), account=request.auth).first()
     if job is None:
         raise ApiError(404, "not_found", "No such job.")
     try:
