@@ -4,6 +4,7 @@ import io
 import re
 
 import numpy as np
+import pytest
 from django.core.management import call_command
 
 from bench.identity_bench import close_pairs
@@ -40,15 +41,29 @@ def test_bench_identity_quick_prints_all_sections():
     for heading in ("1. Distinctness", "2. Speed", "3. Served latency", "Summary"):
         assert heading in text, text
 
+    pairs = re.search(rf"close = RMS < ({NUMBER}), ({NUMBER}) pairs$", text, re.MULTILINE)
+    assert pairs, text
+    threshold, pair_count = _number(pairs[1]), _number(pairs[2])
     distinct = re.search(
-        rf"^identicon\s+(\d+)\s+({NUMBER})\s+({NUMBER}|-)\s+{NUMBER}\s+<= 1/M \(0\)\s+(OK|MISS)$",
+        rf"^identicon\s+(\d+)\s+({NUMBER})\s+({NUMBER}|-)\s+({NUMBER})\s+<= 1/M \((\d+)\)"
+        rf"\s+(OK|MISS)$",
         text,
         re.MULTILINE,
     )
     assert distinct, text
-    assert int(distinct[1]) >= 0 and _number(distinct[2]) >= 0
-    assert "Closest pairs in the worst style (identicon" in text
-    assert re.search(r"^  user-\d+\s+user-\d+\s+rms \d\.\d{4}$", text, re.MULTILINE), text
+    close, per_million, seconds = int(distinct[1]), _number(distinct[2]), _number(distinct[4])
+    # The figures agree with each other: the rate is the count over the pairs, the
+    # verdict follows the allowance, and the nearest pair is close exactly when any is.
+    assert per_million == pytest.approx(close / pair_count * 1e6, abs=0.006)
+    assert distinct[6] == ("OK" if close <= int(distinct[5]) else "MISS")
+    assert seconds > 0
+    assert f"Closest pairs in the worst style (identicon, {close} close):" in text
+    listed = re.findall(r"^  user-\d+\s+user-\d+\s+rms (\d\.\d{4})$", text, re.MULTILINE)
+    assert listed, text
+    rms = [float(value) for value in listed]
+    assert rms == sorted(rms) and f"{rms[0]:.4f}" == distinct[3]
+    assert (rms[0] < threshold) == (close > 0)
+    assert sum(value < threshold for value in rms) == min(close, len(rms))
 
     speed = re.search(
         rf"^identicon\s+({NUMBER})\s+>= 10,000/s\s+(OK|MISS)\s+({NUMBER})\s+({NUMBER})"

@@ -3,8 +3,9 @@
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from generation.models import Palette, Style
+from generation.models import Palette, PaletteVersion, Style
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +56,47 @@ def test_new_palette_from_the_admin(admin_client, identity_defaults):
     assert response.status_code == 302
     palette = Palette.objects.get(slug="acme")
     assert palette.current_version.definition["colors"] == ["#ff5500", "#222", "#f4f4f4"]
+
+
+def edit_palette(admin_client, palette: Palette, definition: dict):
+    return admin_client.post(
+        f"/admin/generation/palette/{palette.pk}/change/",
+        {
+            "slug": palette.slug, "name": palette.name, "definition": json.dumps(definition),
+            "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
+        },
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editing_a_palette_publishes_a_version_and_pinned_avatars_keep_theirs(
+    admin_client, identity_defaults
+):
+    palette = Palette.objects.get(slug="blue")
+    first = palette.current_version
+    admin = get_user_model().objects.create_user("ada", password="pw-ada-123456", role="admin")
+    pinned = admin.identity_avatar
+    assert pinned.palette_version == first
+    url = f"/v1/users/{pinned.public_id}/avatar.svg"
+    before = admin_client.get(url).content
+    unpinned = admin_client.get("/v1/avatars/shapes/ada.svg?palette=blue").content
+    at_v1 = admin_client.get("/v1/avatars/shapes/ada.svg?palette=blue@1").content
+
+    warmer = {**first.definition, "hue_range": [10, 40]}
+    assert edit_palette(admin_client, palette, warmer).status_code == 302
+    palette.refresh_from_db()
+    assert palette.current_version.number == 2
+    assert palette.current_version.definition == warmer
+    assert PaletteVersion.objects.get(pk=first.pk).definition == first.definition  # kept as is
+
+    pinned.refresh_from_db()
+    assert pinned.palette_version == first and admin_client.get(url).content == before
+    assert admin_client.get("/v1/avatars/shapes/ada.svg?palette=blue@1").content == at_v1
+    assert admin_client.get("/v1/avatars/shapes/ada.svg?palette=blue").content != unpinned
+
+    # Saving it unchanged publishes nothing; a broken definition is a form error.
+    assert edit_palette(admin_client, palette, warmer).status_code == 302
+    broken = edit_palette(admin_client, palette, {"kind": "brand", "colors": ["not-a-colour"]})
+    assert broken.status_code == 200 and b"errorlist" in broken.content
+    palette.refresh_from_db()
+    assert palette.current_version.number == 2 == palette.versions.count()
