@@ -125,7 +125,7 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
 def offered(job: Job, log: dict) -> None:
     """Record the delivered avatar as an offer (analytics never fail a job)."""
     try:
-        record_offered(job)
+        jobs.retry_when_locked(lambda: record_offered(job))
     except DatabaseError:
         logger.exception("offer not recorded", extra=log)
 
