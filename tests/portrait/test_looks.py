@@ -143,3 +143,75 @@ def test_edges_lose_the_old_background_colour():
     # Hair and grey mixed are never redder than the hair itself.
     hair_red = _redness(person_nearby)[flag].mean()
     assert _redness(cleaned)[flag].mean() < hair_red
+
+
+# --- anime: an illustration drawn over the face mesh ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def lin():
+    return portrait_of(photo_array("lin-manuel-miranda.png"))
+
+
+def _stylise(portrait, style: str, intensity: float = 0.8) -> np.ndarray:
+    from generation.engines import get_engine
+
+    return get_engine("classic").stylise(style, portrait, intensity)
+
+
+def _cheeks(portrait) -> np.ndarray:
+    from generation.imaging.masks import FaceMasks
+
+    return FaceMasks(portrait).skin > 0.99
+
+
+def _colours_covering(pixels: np.ndarray, share: float = 0.9) -> int:
+    """How many colours (16 levels a channel) it takes to cover ``share`` of the pixels."""
+    codes = (pixels // 16).astype(np.int32) @ np.array([256, 16, 1])
+    counts = np.sort(np.bincount(codes))[::-1]
+    return int(np.searchsorted(np.cumsum(counts), share * counts.sum()) + 1)
+
+
+@pytest.mark.parametrize("name", ["lin-manuel-miranda.png", "biden2.jpg", "alex-lacamoire.png"])
+def test_anime_skin_is_painted_in_few_tones(name):
+    portrait = portrait_of(photo_array(name))
+    skin = _cheeks(portrait)
+    painted = _colours_covering(_stylise(portrait, "anime")[skin])
+    assert painted * 1.5 <= _colours_covering(portrait.image[skin])
+
+
+def test_anime_draws_a_bold_upper_lash_line(lin):
+    from generation.engines.classic.anime import UPPER_LIDS, warp_features
+
+    art = _stylise(lin, "anime")
+    moved = warp_features(lin, 0.8).landmarks
+    for lid in UPPER_LIDS:
+        points = moved[list(lid)].round().astype(int)
+        lum = art[points[:, 1], points[:, 0]].mean(axis=1)
+        assert np.median(lum) < 40  # ink all along the lid
+
+
+def test_anime_enlarges_the_eyes_and_scales_with_intensity(lin):
+    from generation.engines.classic.anime import UPPER_LIDS, warp_features
+
+    def eye_width(landmarks: np.ndarray) -> float:
+        lid = UPPER_LIDS[0]
+        return float(np.linalg.norm(landmarks[lid[0]] - landmarks[lid[-1]]))
+
+    before = eye_width(lin.landmarks)
+    gentle, strong = (eye_width(warp_features(lin, i).landmarks) for i in (0.3, 1.0))
+    assert before < gentle < strong and strong > 1.08 * before
+
+
+def test_anime_skin_is_never_ashen_grey():
+    """A black-and-white photo: the painted skin still has a skin hue."""
+    import cv2
+
+    grey = cv2.cvtColor(
+        cv2.cvtColor(photo_array("biden2.jpg"), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB
+    )
+    portrait = portrait_of(grey)
+    art = _stylise(portrait, "anime")
+    lab = cv2.cvtColor(art, cv2.COLOR_RGB2LAB).astype(np.float32)[_cheeks(portrait)]
+    chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
+    assert np.median(chroma) > 10

@@ -1,7 +1,16 @@
-"""anime: cel-shaded skin, flat colour, ink lines and bright eyes, still recognisably the person."""
+"""anime: an illustration drawn over the face mesh, still recognisably the person.
+
+The 478 face-mesh points (irises included) steer everything: a gentle warp
+(larger eyes, softer jaw), cel-shaded skin in three tones, hair in flat tones
+with a highlight band, drawn anime eyes (white, a tall iris with its pupil
+and two catchlights, a bold upper lash line), simplified nose and mouth, and
+clean line art along the jaw, brows and figure. ``intensity`` scales the
+warp, the eyes and how much of the illustration covers the photo.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import cv2
@@ -11,9 +20,12 @@ from generation.imaging.filters import blend, luminance, to_float, to_uint8
 from generation.imaging.masks import FaceMasks, irises
 from generation.imaging.state import Portrait
 
-COLOURS = 12
-FORM_KEPT = 0.35  # share of the photo's soft shading left under the cel tones
-INK = np.array([0.17, 0.1, 0.12], np.float32)
+from .warp import Bulge, Pinch, warp_face
+
+COLOURS = 10
+INK = np.array([0.16, 0.09, 0.11], np.float32)
+FORM_KEPT = 0.8  # share of the face's broad modelling laid over the cel tones
+MIN_SKIN_CHROMA = 16.0  # Lab chroma under which painted skin reads as ashen grey
 
 # Ordered face-mesh paths (image-left eye first).
 UPPER_LIDS = (
@@ -28,30 +40,63 @@ BROWS = (
     ((70, 63, 105, 66, 107), (46, 53, 52, 65, 55)),
     ((300, 293, 334, 296, 336), (276, 283, 282, 295, 285)),
 )
-NOSE_LINE = (98, 97, 2, 326, 327)
-JAW = (172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397)
+NOSE = (98, 97, 2)  # one short stroke under the tip, on the shadow side
+MOUTH_LINE = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LIPS = MOUTH_LINE + (324, 318, 402, 317, 14, 87, 178, 88, 95)
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181,
+              91, 146)  # fmt: skip
+JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
+       361, 323, 454)  # fmt: skip
+FOREHEAD, CHIN, MOUTH_TOP = 10, 152, 13
 
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
-    """Paint at half size (flat regions need no more), then ink at full size."""
+    """Warp, paint at half size (flat regions need no more), then draw at full size."""
+    portrait = warp_features(portrait, intensity)
     masks = FaceMasks(portrait)
     smooth = _smooth_half(portrait.image)
-    paint = flat_colour(smooth, _half(portrait.matte, smooth.shape))
+    half = smooth.shape[:2]
+    person = _half(portrait.matte, half)
+    paint = flat_colour(smooth, person)
     skin = skin_region(portrait, masks, smooth)
-    paint = blend(paint, cel_shade(smooth, skin), skin)
-    # Eyes, brows and mouth keep their smoothed colour: quantising them muddies teeth and eyes.
-    paint = blend(paint, to_float(smooth), _half(masks.features, smooth.shape) * 0.8)
-    paint = blend(paint, INK, contour_lines(portrait, masks, smooth))
+    hair = hair_region(portrait, smooth, skin, person)
+    paint = blend(paint, paint_hair(portrait, smooth, hair), hair)
+    paint = blend(paint, cel_shade(portrait, smooth, skin), skin)
+    paint = blend(paint, to_float(smooth), _half(masks.features, half) * 0.6)
+    paint = blend(paint, INK, line_art(smooth, person, skin + hair))
     size = portrait.size
     art = cv2.resize(to_uint8(paint), (size, size), interpolation=cv2.INTER_LINEAR)
-    # Features are drawn at full size, on the face only.
-    rows, cols = portrait.face_slice(0.1)
+    rows, cols = portrait.face_slice(0.25)
     offset = np.array([cols.start, rows.start], np.float32)
     face = to_float(art[rows, cols])
+    face = draw_mouth(portrait, face, offset)
+    face = draw_eyes(portrait, face, offset, intensity)
     face = ink_features(portrait, face, offset)
-    face = bright_eyes(portrait, masks.eyes[rows, cols], face, offset)
     art[rows, cols] = to_uint8(face)
-    return cv2.addWeighted(portrait.image, 1.0 - intensity, art, intensity, 0.0)
+    cover = min(0.55 + 0.6 * intensity, 1.0)
+    return cv2.addWeighted(portrait.image, 1.0 - cover, art, cover, 0.0)
+
+
+def warp_features(portrait: Portrait, intensity: float) -> Portrait:
+    """Larger eyes and a softer, narrower jaw, moved by the landmarks."""
+    marks = portrait.landmarks
+    face_width = portrait.face_box.width
+    bulges = []
+    for upper, lower in zip(UPPER_LIDS, LOWER_LIDS, strict=True):
+        ring = marks[list(upper + lower)]
+        width = float(np.linalg.norm(marks[upper[0]] - marks[upper[-1]]))
+        bulges.append(Bulge(ring.mean(axis=0), 1.7 * width, 0.16 * intensity))
+    centre_x = float(marks[[FOREHEAD, CHIN], 0].mean())
+    pinch = Pinch(
+        centre_x,
+        float(marks[MOUTH_TOP, 1]),
+        float(marks[CHIN, 1]),
+        face_width,
+        0.09 * intensity,
+    )
+    rows, cols = portrait.face_slice(0.3)
+    image, landmarks = warp_face(portrait.image, marks, (rows, cols), bulges, pinch)
+    return replace(portrait, image=image, landmarks=landmarks)
 
 
 def _smooth_half(image: np.ndarray) -> np.ndarray:
@@ -71,13 +116,15 @@ def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
     """
     lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB)
     samples = lab[person > 0.5][::9].astype(np.float32)
+    if len(samples) < COLOURS:
+        samples = lab.reshape(-1, 3)[::9].astype(np.float32)
     cv2.setRNGSeed(7)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 12, 1.0)
     _, _, centres = cv2.kmeans(samples, COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     nearest = _nearest_centre_table(centres)
     cells = lab >> 3  # 32 levels per channel: a 32k-entry lookup instead of a distance per pixel
     labels = nearest[cells[..., 0], cells[..., 1], cells[..., 2]]
-    centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.25
+    centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.2
     paint = np.clip(centres, 0, 255).astype(np.uint8)[labels]
     return to_float(cv2.medianBlur(cv2.cvtColor(paint, cv2.COLOR_LAB2RGB), 5))
 
@@ -106,81 +153,236 @@ def skin_region(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.
     lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).astype(np.float32)
     tone = np.median(lab[face > 0.9], axis=0)
     distance = np.sqrt(
-        0.2 * (lab[..., 0] - tone[0]) ** 2 + 1.5 * ((lab[..., 1:] - tone[1:]) ** 2).sum(-1)
+        0.15 * (lab[..., 0] - tone[0]) ** 2 + 1.5 * ((lab[..., 1:] - tone[1:]) ** 2).sum(-1)
     )
-    similar = np.clip((16.0 - distance) / 6.0, 0.0, 1.0)
-    similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    similar = cv2.GaussianBlur(similar, (0, 0), 1.0) * _half(portrait.matte, smooth.shape)
+    similar = np.clip((15.0 - distance) / 6.0, 0.0, 1.0)
+    similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    similar = cv2.GaussianBlur(similar, (0, 0), 1.2) * _half(portrait.matte, smooth.shape)
     keep_out = _half(masks.features, smooth.shape)
     return np.clip(np.maximum(face, similar) - keep_out, 0.0, 1.0)
 
 
-def cel_shade(smooth: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Skin as flat tones (highlight, base, one warm shadow) with a little soft form kept."""
+def _skin_tones(rgb: np.ndarray, on_skin: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Base, shadow and light paint for the skin: the person's own tone, a little
+    lighter and never greyer than a healthy minimum chroma (no ashen skin)."""
+    lab = cv2.cvtColor(rgb[None, on_skin][:, ::7], cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    lightness, a, b = np.median(lab, axis=0)
+    chroma = float(np.hypot(a, b))
+    if chroma < MIN_SKIN_CHROMA:
+        # Grey skin gets the chroma of a skin hue (warm: a:b about 0.6).
+        hue = np.array([0.55, 0.83], np.float32) if chroma < 2 else np.array([a, b]) / chroma
+        a, b = hue * MIN_SKIN_CHROMA
+    lightness = lightness + (100.0 - lightness) * 0.08
+
+    def tone(d_light: float, chroma_gain: float, d_hue: float) -> np.ndarray:
+        angle = np.arctan2(b, a) + d_hue
+        c = np.hypot(a, b) * chroma_gain
+        pixel = np.array([[[lightness + d_light, c * np.cos(angle), c * np.sin(angle)]]])
+        return cv2.cvtColor(pixel.astype(np.float32), cv2.COLOR_LAB2RGB)[0, 0]
+
+    return tone(0.0, 1.1, 0.0), tone(-11.0, 1.25, 0.1), tone(5.0, 0.95, -0.04)
+
+
+def cel_shade(portrait: Portrait, smooth: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Skin in three flat tones: base, a warm shadow and a highlight, with soft
+    painted borders where the photo's broad light and shade fall."""
     rgb = to_float(smooth)
     on_skin = skin > 0.8
-    base = np.clip(np.median(rgb[on_skin], axis=0) * 1.06 + 0.03, 0.0, 1.0)
-    shadow = np.clip(base * np.array([0.86, 0.76, 0.78], np.float32), 0.0, 1.0)
-    light = np.clip(base * 1.07 + 0.02, 0.0, 1.0)
-    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 75)
+    if on_skin.sum() < 20:
+        return rgb
+    base, shadow, light = _skin_tones(rgb, on_skin)
+    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 30)
     level = float(np.median(lum[on_skin]))
-    dark = np.clip((level * 0.85 - lum) / 0.03 + 0.5, 0.0, 1.0)[..., None]
-    bright = np.clip((lum - level * 1.12) / 0.03 + 0.5, 0.0, 1.0)[..., None]
-    tones = base + (shadow - base) * dark + (light - base) * bright * (1.0 - dark)
-    form = (luminance(rgb) / np.maximum(luminance(tones), 1e-3))[..., None]
-    return np.clip(tones * (1.0 + FORM_KEPT * (form - 1.0)), 0.0, 1.0)
+    spread = float(np.std(lum[on_skin])) + 1e-3
+    dark = np.clip((level - 0.8 * spread - lum) / (0.25 * spread) + 0.5, 0.0, 1.0)
+    bright = np.clip((lum - level - 1.4 * spread) / (0.25 * spread) + 0.5, 0.0, 1.0)
+    dark = np.maximum(dark, _neck_shadow(portrait, smooth.shape))
+    tones = base + (shadow - base) * dark[..., None]
+    tones = tones + (light - tones) * (bright * (1.0 - dark))[..., None]
+    # The face's modelling (nose, cheekbones, sockets) as soft airbrushed shade over
+    # the flat tones; the skin's texture and blotches stay out (too fine to pass).
+    form = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 300)
+    form = form / np.maximum(cv2.GaussianBlur(form, (0, 0), smooth.shape[0] / 30), 1e-3)
+    return np.clip(tones * (1.0 + FORM_KEPT * (form - 1.0))[..., None], 0.0, 1.0)
 
 
-def contour_lines(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.ndarray:
-    """Ink along strong edges and the figure's outline, faint on skin (half size)."""
-    assert portrait.matte is not None
+def _neck_shadow(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
+    """The cast shadow under the jaw that cel art always draws."""
+    scale = shape[0] / portrait.size
+    jaw = portrait.landmarks[list(JAW)] * scale
+    drop = np.array([0.0, 0.09 * portrait.face_box.height * scale])
+    shade = np.zeros(shape[:2], np.float32)
+    shape_points = np.concatenate([jaw, (jaw + drop)[::-1]]).astype(np.int32)
+    cv2.fillPoly(shade, [shape_points], 1.0, cv2.LINE_AA)
+    below = np.zeros_like(shade)
+    cv2.fillPoly(below, [np.concatenate([jaw, [[jaw[-1, 0], shape[0]], [jaw[0, 0], shape[0]]]])
+                         .astype(np.int32)], 1.0)  # fmt: skip
+    return cv2.GaussianBlur(shade * below, (0, 0), 1.0)
+
+
+def hair_region(
+    portrait: Portrait, smooth: np.ndarray, skin: np.ndarray, person: np.ndarray
+) -> np.ndarray:
+    """The person above and beside the face that is not skin: hair (half size)."""
+    scale = smooth.shape[0] / portrait.size
+    box = portrait.face_box
+    cx, cy = (v * scale for v in box.centre)
+    width, height = box.width * scale, box.height * scale
+    axis = np.arange(smooth.shape[0], dtype=np.float32) + 0.5
+    x, y = axis[None, :], axis[:, None]
+    head = np.sqrt(((x - cx) / (0.85 * width)) ** 2 + ((y - cy + 0.2 * height) / height) ** 2)
+    zone = np.clip((1.05 - head) / 0.1, 0.0, 1.0) * (y < cy + 0.35 * height)
+    face = _half(FaceMasks(portrait).region("FACEMESH_FACE_OVAL", grow=1.02), smooth.shape)
+    hair = zone * person * (1.0 - skin) * (1.0 - face)
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return cv2.GaussianBlur(hair, (0, 0), 1.0)
+
+
+def paint_hair(portrait: Portrait, smooth: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """Hair in two flat tones with a glossy highlight band across the crown."""
+    rgb = to_float(smooth)
+    on_hair = hair > 0.7
+    if on_hair.sum() < 30:
+        return rgb
+    base = np.median(rgb[on_hair], axis=0)
+    shadow = base * 0.65
+    light = np.clip(base * 1.6 + 0.05, 0.0, 1.0)
+    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 60)
+    level = float(np.median(lum[on_hair]))
+    dark = np.clip((level * 0.8 - lum) / 0.03 + 0.5, 0.0, 1.0)[..., None]
+    painted = base + (shadow - base) * dark
+    # A band of sheen following the crown's curve, its lower edge cut in points.
+    scale = smooth.shape[0] / portrait.size
+    box = portrait.face_box
+    cx, top = box.centre[0] * scale, box.y * scale
+    width = box.width * scale
+    axis = np.arange(smooth.shape[0], dtype=np.float32) + 0.5
+    x, y = axis[None, :], axis[:, None]
+    dx, dy = (x - cx) / (0.75 * width), (y - (top + 0.45 * width)) / (0.75 * width)
+    radius = np.sqrt(dx * dx + dy * dy)
+    angle = np.arctan2(dy, dx)
+    teeth = 0.05 * np.abs(np.sin(angle * 9.0))
+    band = np.clip((radius - (0.66 - teeth)) / 0.02, 0.0, 1.0) * np.clip(
+        (0.8 - radius) / 0.02, 0.0, 1.0
+    )
+    band *= (dy < -0.1) * np.clip(1.0 - np.abs(dx) * 0.9, 0.0, 1.0)
+    return blend(painted, light, band * 0.8)
+
+
+def line_art(smooth: np.ndarray, person: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Ink along the figure's outline and the strong folds of hair and clothes (half
+    size); none on skin, and no specks: strokes shorter than a few pixels are dropped."""
     grey = luminance(to_float(smooth))
-    dog = cv2.GaussianBlur(grey, (0, 0), 1.0) - cv2.GaussianBlur(grey, (0, 0), 1.8)
-    ink = np.clip((-dog - 0.008) * 40.0, 0.0, 1.0) * (1.0 - 0.85 * _half(masks.skin, smooth.shape))
-    matte = _half(portrait.matte, smooth.shape)
-    edge = cv2.morphologyEx(matte, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    dog = cv2.GaussianBlur(grey, (0, 0), 1.0) - cv2.GaussianBlur(grey, (0, 0), 2.0)
+    ink = np.clip((-dog - 0.012) * 30.0, 0.0, 1.0) * person
+    ink *= 1.0 - np.clip(cv2.GaussianBlur(np.minimum(flat, 1.0), (0, 0), 2.0) * 1.5, 0, 1) * 0.9
+    strokes = (ink > 0.3).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    long_enough = stats[:, cv2.CC_STAT_AREA] >= max(smooth.shape[0] // 40, 6)
+    long_enough[0] = False
+    ink *= long_enough[labels]
+    edge = cv2.morphologyEx(person, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     outline = np.clip(cv2.GaussianBlur(edge, (0, 0), 0.7) * 1.6, 0.0, 1.0)
-    return np.maximum(ink, outline) * 0.9
+    return np.maximum(ink * 0.8, outline) * 0.9
+
+
+def _path(portrait: Portrait, indices: tuple[int, ...], offset: np.ndarray) -> np.ndarray:
+    points = portrait.landmarks[list(indices)] - offset
+    return np.round(points * 4).astype(np.int32)  # 2 bits of subpixel precision
+
+
+def draw_mouth(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Flat lips of one tone and an open mouth as a dark shape (teeth left light)."""
+    rows, cols = face.shape[:2]
+    lips = np.zeros((rows, cols), np.float32)
+    cv2.fillPoly(lips, [_path(portrait, OUTER_LIPS, offset)], 1.0, cv2.LINE_AA, shift=2)
+    inner = np.zeros_like(lips)
+    cv2.fillPoly(inner, [_path(portrait, INNER_LIPS, offset)], 1.0, cv2.LINE_AA, shift=2)
+    lips = np.clip(lips - inner, 0.0, 1.0)
+    if lips.sum() > 4:
+        tone = np.median(face[lips > 0.8], axis=0) if (lips > 0.8).any() else INK
+        face = blend(face, tone, cv2.GaussianBlur(lips, (0, 0), 0.8) * 0.85)
+    if inner.sum() > 4:
+        open_mouth = face.copy()
+        bright = luminance(face) > 0.55  # teeth stay as they are, the rest is shade
+        open_mouth[~bright] = INK * 1.6
+        face = blend(face, open_mouth, cv2.GaussianBlur(inner, (0, 0), 0.8) * 0.8)
+    return face
+
+
+def draw_eyes(
+    portrait: Portrait, face: np.ndarray, offset: np.ndarray, intensity: float
+) -> np.ndarray:
+    """Anime eyes in each eye opening: a bright white, a tall iris darkening to its
+    top with a pupil, and two catchlights. ``face`` is a crop at ``offset``."""
+    rows, cols = face.shape[:2]
+    for (centre, radius), upper, lower in zip(
+        irises(portrait), UPPER_LIDS, LOWER_LIDS, strict=True
+    ):
+        opening = np.zeros((rows, cols), np.float32)
+        cv2.fillPoly(opening, [_path(portrait, upper + lower[::-1], offset)], 1.0, cv2.LINE_AA,
+                     shift=2)  # fmt: skip
+        if opening.sum() < 4:
+            continue
+        iris_colour = np.median(face[opening > 0.5], axis=0) * 0.55
+        face = blend(face, np.array([0.96, 0.96, 0.99], np.float32), opening * 0.9)
+        c = centre - offset
+        grow = 1.0 + 0.15 * intensity
+        rx, ry = radius * 1.05 * grow, radius * 1.25 * grow
+        iris = np.zeros_like(opening)
+        cv2.ellipse(iris, _pt(c), _pt((rx, ry)), 0, 0, 360, 1.0, -1, cv2.LINE_AA, shift=2)
+        ys = (np.arange(rows, dtype=np.float32)[:, None] - (c[1] - ry)) / (2 * ry)
+        gradient = np.clip(ys, 0.0, 1.0)[..., None]
+        lit = np.clip(iris_colour * 1.9 + 0.08, 0.0, 1.0)
+        colour = INK * (1 - gradient) + lit * gradient
+        face = blend(face, colour, iris * opening)
+        pupil = np.zeros_like(opening)
+        cv2.ellipse(pupil, _pt(c), _pt((rx * 0.42, ry * 0.5)), 0, 0, 360, 1.0, -1, cv2.LINE_AA,
+                    shift=2)  # fmt: skip
+        face = blend(face, INK * 0.6, pupil * opening)
+        lights = np.zeros_like(opening)
+        cv2.circle(lights, _pt(c + np.array([-0.4 * rx, -0.45 * ry])), int(4 * radius * 0.38),
+                   1.0, -1, cv2.LINE_AA, shift=2)  # fmt: skip
+        cv2.circle(lights, _pt(c + np.array([0.35 * rx, 0.4 * ry])), int(4 * radius * 0.16),
+                   1.0, -1, cv2.LINE_AA, shift=2)  # fmt: skip
+        face = blend(face, np.ones(3, np.float32), lights * np.clip(opening * 1.5, 0, 1))
+    return face
+
+
+def _pt(point) -> tuple[int, int]:
+    return int(round(point[0] * 4)), int(round(point[1] * 4))
 
 
 def ink_features(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Draw the anime essentials: bold lash lines, brows, a hint of nose and jaw.
-
-    ``face`` is a crop of the image whose top-left corner sits at ``offset``.
-    """
+    """Line art over the face: a bold upper lash line with a flick at the outer corner,
+    a fine lower lid, tapered brows, the jaw, a hint of nose and the mouth's line."""
     width = portrait.face_box.width
     strokes = np.zeros(face.shape[:2], np.float32)
 
-    def path(indices: tuple[int, ...]) -> np.ndarray:
-        points = portrait.landmarks[list(indices)] - offset
-        return np.round(points * 4).astype(np.int32)  # 2 bits of subpixel precision
-
-    def line(indices: tuple[int, ...], weight: float) -> None:
+    def line(indices: tuple[int, ...], weight: float, value: float = 1.0) -> None:
         thickness = max(int(round(width * weight)), 1)
-        cv2.polylines(strokes, [path(indices)], False, 1.0, thickness, cv2.LINE_AA, shift=2)
+        path = _path(portrait, indices, offset)
+        cv2.polylines(strokes, [path], False, value, thickness, cv2.LINE_AA, shift=2)
 
-    for lid in UPPER_LIDS:
-        line(lid, 1 / 38)
-    for lid in LOWER_LIDS:
-        line(lid, 1 / 160)
-    for upper, lower in BROWS:
-        cv2.fillPoly(strokes, [path(upper + lower[::-1])], 0.85, cv2.LINE_AA, shift=2)
-    line(NOSE_LINE, 1 / 170)
-    line(JAW, 1 / 170)
-    strokes = cv2.GaussianBlur(strokes, (0, 0), max(portrait.size / 1600, 0.5))
-    return blend(face, INK, strokes)
-
-
-def bright_eyes(
-    portrait: Portrait, eyes: np.ndarray, face: np.ndarray, offset: np.ndarray
-) -> np.ndarray:
-    """Lift the eyes and add a catchlight to each iris (on a face crop, as above)."""
-    face = blend(face, 1.0 - (1.0 - face) ** 1.4, eyes * 0.7)
-    lights = np.zeros(eyes.shape, np.float32)
-    for centre, radius in irises(portrait):
-        spot = centre - offset + np.array([-0.35, -0.4]) * radius
-        cv2.circle(
-            lights, tuple(int(v) for v in spot), max(int(radius * 0.3), 1), 1.0, -1, cv2.LINE_AA
+    for upper, lower in zip(UPPER_LIDS, LOWER_LIDS, strict=True):
+        line(upper, 1 / 30)
+        line(upper[-4:], 1 / 22)  # heavier towards the inner corner... and
+        line(upper[:4], 1 / 20)  # the outer corner, where the lashes gather
+        outer = portrait.landmarks[upper[0]]
+        inner = portrait.landmarks[upper[-1]]
+        flick = (
+            outer + (outer - inner) * 0.18 + np.array([0.0, -0.06]) * np.linalg.norm(outer - inner)
         )
-    lights = cv2.GaussianBlur(lights, (0, 0), max(portrait.size / 1200, 0.6)) * eyes
-    return blend(face, np.ones(3, np.float32), lights * 0.95)
+        cv2.line(strokes, _pt(outer - offset), _pt(flick - offset), 1.0,
+                 max(int(width / 40), 1), cv2.LINE_AA, shift=2)  # fmt: skip
+        line(lower[:5], 1 / 140, 0.7)
+    brow_colour = np.zeros_like(strokes)
+    for upper, lower in BROWS:
+        cv2.fillPoly(brow_colour, [_path(portrait, upper + lower[::-1], offset)], 1.0,
+                     cv2.LINE_AA, shift=2)  # fmt: skip
+    line(JAW[3:-3], 1 / 150, 0.75)
+    line(NOSE, 1 / 140, 0.6)
+    line(MOUTH_LINE, 1 / 110, 0.85)
+    strokes = cv2.GaussianBlur(strokes, (0, 0), max(portrait.size / 1600, 0.5))
+    face = blend(face, INK, np.clip(strokes, 0.0, 1.0))
+    return blend(face, INK * 1.3, cv2.GaussianBlur(brow_colour, (0, 0), 0.8) * 0.85)
