@@ -115,9 +115,9 @@ def process(claimed: jobs.Claimed, owner: str) -> None:
         state = Job.State.DONE
     if ended is not None:
         logger.info("job %s", state, extra=log)
-        publish(job.pk, state, 1.0, ended=ended)
         if state == Job.State.DONE and job.kind == Job.Kind.PORTRAIT and job.batch_id is None:
-            offered(job, log)
+            offered(job, log)  # before the answer, so the caller can report on it at once
+        publish(job.pk, state, 1.0, ended=ended)
     else:
         logger.warning("job taken over by another worker; result discarded", extra=log)
 
