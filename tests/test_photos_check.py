@@ -214,3 +214,16 @@ def test_a_photo_by_url_is_checked_and_not_kept(acme, settings):
     finally:
         server.shutdown()
     assert stored_nothing(account, settings)
+
+
+def test_an_admin_sets_an_accounts_face_floor(admin_client):
+    from django.core.exceptions import ValidationError
+
+    account, _ = make_account("floored", credits=0)
+    page = admin_client.get(f"/admin/accounts/platformaccount/{account.pk}/change/")
+    assert page.status_code == 200 and b'name="min_face_height"' in page.content
+    account.min_face_height = 0.1  # below the presets' 20%: it may only raise the floor
+    with pytest.raises(ValidationError, match="min_face_height"):
+        account.full_clean()
+    account.min_face_height = 0.35
+    account.full_clean()

@@ -32,7 +32,7 @@ UNSAFE_CLASSES = frozenset(
 # not. A profile picture is refused from 0.7, leaning to caution.
 OPEN_NSFW_THRESHOLD = 0.7
 _NUDENET_SIDE = 640  # NudeNet sees 320 px; shrinking big photos first only saves time
-_OPEN_NSFW_SIDE = 512  # open_nsfw sees 224 px of a 256 px resize
+_OPEN_NSFW_INPUT = (256, 256)  # open_nsfw squashes the photo to this, then sees its 224 px middle
 _lock = threading.Lock()
 
 
@@ -73,7 +73,10 @@ class OpenNsfwClassifier:
 
     def check(self, image: np.ndarray) -> SafetyVerdict:
         with _lock:
-            score = _open_nsfw().classify(_shrunk(image, _OPEN_NSFW_SIDE)).nsfw
+            # The package's own resize to 256x256, done here by area averaging
+            # (faster on a big photo than Pillow, and as free of aliasing).
+            small = cv2.resize(image, _OPEN_NSFW_INPUT, interpolation=cv2.INTER_AREA)
+            score = _open_nsfw().classify(small).nsfw
         if score >= self.threshold:
             return SafetyVerdict(safe=False, labels=("NSFW",))
         return SafetyVerdict(safe=True)
