@@ -434,8 +434,11 @@ class SubjectModel(TrainedModel):
         return f"{self.subject_type} model {self.pk} ({self.status})"
 
 
+STYLE_TOKEN_PREFIX = "style_"  # no portrait style's name starts so
+
+
 def new_style_token() -> str:
-    return f"style_{secrets.token_urlsafe(16)}"
+    return f"{STYLE_TOKEN_PREFIX}{secrets.token_urlsafe(16)}"
 
 
 class CustomStyle(TrainedModel):

@@ -294,7 +294,8 @@ def test_train_by_url_then_infer_on_the_cpu_engine(acme, photo_server, client, c
         assert avatar["engine"] == "cpu" and avatar["likeness_score"] > 0.8
         image = Image.open(io.BytesIO(client.get(avatar["url"]).getvalue()))
         assert image.format == "PNG" and image.width >= 512
-    assert {"riding", "dragon"} <= set(result["ignored_prompt_terms"])
+    assert any("dragon" in term for term in result["ignored_prompt_terms"])
+    assert not any("neon" in term for term in result["ignored_prompt_terms"])
     expires = timezone.datetime.fromisoformat(result["expires_at"])
     assert abs(expires - (timezone.now() + timedelta(hours=48))) < timedelta(minutes=2)
     assert balance(account) == 100 - TRAINING_PRICE - 2
@@ -396,3 +397,94 @@ def test_training_jobs_go_only_to_training_workers(acme, settings):
     claimed = jobs.claim(worker_name(), kinds=jobs.TRAINING_KINDS)
     assert claimed.job.pk == training_job.pk and claimed.job.kind == Job.Kind.TRAINING
     assert len(claimed.photo) > 5 * 10_000  # the packed references, until training ends
+
+
+# ---- custom styles
+
+
+def style_examples(count: int = 50) -> list[bytes]:
+    """A consistent look: duotone crops of the fixture photos."""
+    names = ("obama.jpg", "biden.jpg", "astronaut.png", "coffee.png", "chelsea.png",
+             "lin-manuel-miranda.png", "alex-lacamoire.png", "two_people.jpg")  # fmt: skip
+    examples = []
+    for n in range(count):
+        image = Image.open(PHOTOS / names[n % len(names)]).convert("RGB")
+        side = 0.6 + 0.05 * (n % 7)
+        image = image.crop((0, 0, int(image.width * side), int(image.height * side)))
+        gray = ImageOps.grayscale(image.resize((256, 256)))
+        examples.append(jpeg(ImageOps.colorize(gray, "#1b2a49", "#f4c77d")))
+    return examples
+
+
+def generate_and_wait(api, body: dict) -> dict:
+    """POST /v1/avatar/generate, then poll its job if it answered 202."""
+    response = post_json(api, "/v1/avatar/generate", body)
+    assert response.status_code in (200, 202), response.content
+    job = response.json()
+    deadline = time.monotonic() + 90
+    while job["state"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = api.get(f"/v1/jobs/{job['id']}").json()
+    assert job["state"] == "done", job
+    return job
+
+
+def test_a_custom_style_trains_from_a_zip_and_works_where_a_style_name_does(acme, client):
+    account, api = acme
+    archive = zip_of({f"look/{n:03}.jpg": data for n, data in enumerate(style_examples())})
+    response = upload(api, "/v1/styles", archive, name="Night duotone")
+    assert response.status_code == 202, response.content
+    token = response.json()["style_token"]
+    assert token.startswith("style_") and response.json()["status"] == "ACCEPTED"
+    assert balance(account) == 100 - 30
+
+    photo = base64.b64encode(variants(PERSON, 1)[0]).decode()
+    body, seen = wait_until_finished(api, f"/v1/styles/{token}")
+    assert body["status"] == "DONE" and body["name"] == "Night duotone", body
+    assert Job.objects.get(kind=Job.Kind.TRAINING).photo is None
+
+    # generate, with the learnt palette as the backdrop and the learnt look as a finish
+    generated = generate_and_wait(api, {"image_base64": photo, "style": token})
+    job = Job.objects.get(pk=generated["id"])
+    style = CustomStyle.objects.get(style_token=token)
+    assert job.params["custom_style"] == str(style.pk) and job.params["palette"]
+    plain = generate_and_wait(api, {"image_base64": photo, "style": job.params["style"]})
+    avatar = Image.open(io.BytesIO(client.get(generated["avatar_url"]).getvalue()))
+    original = Image.open(io.BytesIO(client.get(plain["avatar_url"]).getvalue()))
+    assert avatar.size == original.size
+    assert avatar.convert("RGB").tobytes() != original.convert("RGB").tobytes()
+
+    # a batch names it as its style too
+    batch = post_json(
+        api,
+        "/v1/avatar/batch",
+        {"style": token, "items": [{"external_id": "ada", "image_base64": photo}]},
+    )
+    assert batch.status_code == 202, batch.content
+    item = Job.objects.get(batch_id=batch.json()["id"])
+    assert item.params["custom_style"] == str(style.pk)
+
+    # and nobody else can use it
+    _, other_key = make_account("other", credits=10)
+    other = client_for(other_key)
+    response = post_json(other, "/v1/avatar/generate", {"image_base64": photo, "style": token})
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_style")
+    assert other.get(f"/v1/styles/{token}").status_code == 404
+
+
+def test_a_style_needs_50_to_200_examples(acme):
+    account, api = acme
+    archive = zip_of({f"{n:03}.jpg": data for n, data in enumerate(style_examples(49))})
+    response = upload(api, "/v1/styles", archive, name="Too few")
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["code"] == "too_few"
+    response = post_json(api, "/v1/styles", {"name": "", "image_urls": ["http://x/y.jpg"] * 50})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_name")
+    assert not CustomStyle.objects.exists() and balance(account) == 100
+
+    training = CustomStyle.objects.create(account=account, name="Soon", engine="cpu")
+    photo = base64.b64encode(variants(PERSON, 1)[0]).decode()
+    body = {"image_base64": photo, "style": training.style_token}
+    response = post_json(api, "/v1/avatar/generate", body)
+    assert (response.status_code, response.json()["code"]) == (409, "style_not_ready")
+    assert not Job.objects.exists() and balance(account) == 100

@@ -28,7 +28,7 @@ from generation.files import file_url
 from generation.jobs import queue as jobs
 from generation.jobs import training
 from generation.jobs.worker import wake_workers
-from generation.models import CustomStyle, Job, SubjectModel, TrainedModel, TrainingStatus
+from generation.models import Job, SubjectModel, TrainedModel, TrainingStatus
 from generation.off_loop import in_pool
 from generation.portrait.styles import STYLES
 
@@ -276,17 +276,13 @@ def status(request: HttpRequest, model_id: str) -> dict:
 
 def resolve_style(account: PlatformAccount | None, name: str) -> tuple[str, str | None]:
     """(style, custom style id): a portrait style, "auto", or one of the
-    account's trained style tokens (another account's token is unknown here)."""
+    account's trained style tokens."""
     if name == AUTO_STYLE or name in STYLES:
         return name, None
-    custom = None
-    if account is not None:
-        custom = CustomStyle.objects.filter(account=account, style_token=name).first()
-    if custom is None:
-        raise ApiError(400, "unknown_style", f"No style named {name[:60]!r}.")
-    if custom.status != TrainingStatus.DONE:
-        raise ApiError(409, "style_not_ready", "That custom style has not finished training.")
-    return name, str(custom.pk)
+    try:
+        return name, str(training.find_custom_style(account, name).pk)
+    except training.CustomStyleUnavailable as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
 
 
 def inference_requests(account: PlatformAccount | None, body: InferencesIn) -> list[dict]:

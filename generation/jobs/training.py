@@ -10,6 +10,7 @@ inferences are interactive, on the portrait workers' channel, because a person
 is waiting for a handful of images, each as quick as a portrait.
 """
 
+import functools
 import io
 import json
 import logging
@@ -31,13 +32,22 @@ from generation.jobs import queue as jobs
 from generation.jobs.lease import lease_kept
 from generation.jobs.notify import publish
 from generation.jobs.photos import insert_with_photo
-from generation.models import CustomStyle, Job, SubjectModel, TrainedModel, TrainingStatus
+from generation.models import (
+    STYLE_TOKEN_PREFIX,
+    CustomStyle,
+    Job,
+    SubjectModel,
+    TrainedModel,
+    TrainingStatus,
+)
 from generation.training import (
+    CustomLook,
     InferenceRequest,
     ModelArtifacts,
     TrainingError,
     TrainingSettings,
     available_engines,
+    custom_look,
     infer_subject,
     train_style,
     train_subject,
@@ -87,6 +97,54 @@ def read_artifacts(name: str) -> ModelArtifacts:
             if info.filename.startswith("files/")
         }
     return ModelArtifacts(engine=meta.pop("engine"), files=files, meta=meta)
+
+
+class CustomStyleUnavailable(Exception):
+    """A style_token this account cannot use (yet): an HTTP status, a code, a message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def is_style_token(name: str) -> bool:
+    return name.startswith(STYLE_TOKEN_PREFIX)
+
+
+def find_custom_style(account: PlatformAccount | None, token: str) -> CustomStyle:
+    """The account's trained custom style by its token; another account's
+    token is as unknown as a made-up one."""
+    custom = None
+    if account is not None:
+        custom = CustomStyle.objects.filter(account=account, style_token=token).first()
+    if custom is None:
+        raise CustomStyleUnavailable(400, "unknown_style", f"No style named {token[:60]!r}.")
+    if custom.status != TrainingStatus.DONE:
+        raise CustomStyleUnavailable(
+            409, "style_not_ready", "That custom style has not finished training."
+        )
+    return custom
+
+
+@functools.lru_cache(maxsize=32)
+def stored_look(name: str) -> CustomLook:
+    """A custom style's look, from its (immutable) artifact file."""
+    return custom_look(read_artifacts(name))
+
+
+def custom_style_params(account: PlatformAccount, token: str) -> dict:
+    """A portrait job's style parameters for a style_token: the look's base
+    style and backdrop palette, and which custom style finishes it."""
+    custom = find_custom_style(account, token)
+    look = stored_look(custom.artifact.name)
+    return {"style": look.base_style, "palette": list(look.palette), "custom_style": str(custom.pk)}
+
+
+def look_for(params: dict) -> CustomLook | None:
+    """The custom look a portrait job asked for (`custom_style`), if any."""
+    if not (style_id := params.get("custom_style")):
+        return None
+    return stored_look(CustomStyle.objects.get(pk=style_id).artifact.name)
 
 
 def training_settings() -> TrainingSettings:

@@ -29,7 +29,7 @@ from generation.jobs import queue as jobs
 from generation.jobs.lease import lease_kept
 from generation.jobs.notify import publish
 from generation.jobs.retention import purge_when_due
-from generation.jobs.training import run_inference, run_training
+from generation.jobs.training import look_for, run_inference, run_training
 from generation.models import Job
 from generation.off_loop import reused_connections
 from generation.offers import record_offered
@@ -68,6 +68,7 @@ def portrait_request(job: Job) -> PortraitRequest:
         min_face_height=params.get("min_face_height"),
         seed=params.get("seed"),
         request_id=job.request_id or str(job.pk),
+        look=look_for(params),
     )
 
 
