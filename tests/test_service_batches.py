@@ -52,7 +52,7 @@ def test_json_batch_with_credits_results_and_zip(settings):
 
     download = api.get(f"/v1/batches/{status['id']}/results.zip")
     assert download["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(download.getvalue()))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download)))  # streamed (async iterator)
     assert sorted(archive.namelist()) == ["jane.doe.png", "john.png", "results.json"]
     manifest = {entry["external_id"]: entry for entry in json.loads(archive.read("results.json"))}
     assert manifest["mug"]["error"]["code"] == "no_face"

@@ -2,31 +2,29 @@
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
-import re
 import time
 import uuid
-import zipfile
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
 from generation.api.auth import API_KEY_AUTH
+from generation.api.results_zip import results_zip_response
 from generation.errors import ApiError
 from generation.files import file_url
 from generation.intake import IntakeError
 from generation.intake.archive import ArchiveLimits, read_zip_photos
 from generation.intake.fetch import fetch_image
 from generation.jobs import queue as jobs
+from generation.jobs import training
 from generation.jobs.batches import MAX_BATCH_ITEMS, BatchItem, create_batch
 from generation.jobs.notify import JobWaiter
 from generation.jobs.seats import InsufficientSeats
@@ -122,9 +120,17 @@ def job_payload(request: HttpRequest | None, job: Job) -> dict:
 
 
 def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
-    """The job's parameters, validated before any work, storage or charge."""
+    """The job's parameters, validated before any work, storage or charge.
+    A style_token names the account's custom style: its base style, its
+    palette unless the call gives one, and its learnt look as a finish."""
+    custom = {}
+    if training.is_style_token(body.style):
+        try:
+            custom = training.custom_style_params(account, body.style)
+        except training.CustomStyleUnavailable as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
     try:
-        style = get_style(body.style)
+        style = get_style(custom.get("style", body.style))
         platform = get_platform(body.platform or account.default_platform)
         get_background(body.background, style)
         if body.palette is not None:
@@ -139,7 +145,7 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
     params = {
         "style": style.name,
         "platform": platform.name,
-        "palette": body.palette,
+        "palette": body.palette or custom.get("palette"),
         "background": body.background,
         "likeness_threshold": account.thresholds.get(platform.audience),
         "min_face_height": account.min_face_height,
@@ -147,6 +153,8 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
     }
     if intensity is not None:
         params["style_intensity"] = intensity
+    if custom:
+        params["custom_style"] = custom["custom_style"]
     if body.seed is not None:
         if not 0 <= body.seed <= MAX_SEED:
             raise ApiError(400, "bad_seed", f"seed must be between 0 and {MAX_SEED}.")
@@ -333,7 +341,6 @@ def job_status(request: HttpRequest, job_id: str) -> dict:
 batches_router = Router(tags=["batches"])
 ARCHIVE_FIELD = "archive"
 MAX_ARCHIVE_BYTES = 300 * 1024 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _BATCH_DOC = {
     "requestBody": {
         "content": {
@@ -536,35 +543,6 @@ def batch_status(request: HttpRequest, batch_id: str) -> dict:
     },
 )
 @in_pool
-def batch_results(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = _own_batch(request, batch_id)
-    out = io.BytesIO()
-    names: set[str] = set()
-    manifest = []
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for job in batch.jobs.order_by("external_id"):
-            entry = {"external_id": job.external_id, "state": job.state, "file": None}
-            if job.state == Job.State.DONE and job.avatar_file:
-                name = _zip_name(job.external_id, names)
-                with default_storage.open(job.avatar_file.name, "rb") as handle:
-                    archive.writestr(name, handle.read())
-                entry["file"] = name
-                entry["validation_warnings"] = (job.result or {}).get("validation_warnings", [])
-            elif job.state == Job.State.FAILED:
-                entry["error"] = {"code": job.error_code, "message": job.error_message}
-            manifest.append(entry)
-        archive.writestr("results.json", json.dumps(manifest, indent=1))
-    response = HttpResponse(out.getvalue(), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.zip"'
-    return response
-
-
-def _zip_name(external_id: str, taken: set[str]) -> str:
-    """A safe, unique file name for an external id (no paths, no traversal)."""
-    stem = _SAFE_NAME.sub("_", external_id).strip("._")[:100] or "item"
-    name, n = f"{stem}.png", 1
-    while name in taken:
-        n += 1
-        name = f"{stem}-{n}.png"
-    taken.add(name)
-    return name
+def batch_results(request: HttpRequest, batch_id: str) -> StreamingHttpResponse:
+    """Streamed as it is read from storage (generation/api/results_zip.py)."""
+    return results_zip_response(_own_batch(request, batch_id))
