@@ -34,6 +34,7 @@ FULL_RANGE, SHORT_RANGE = 1, 0
 # less surely than upright ones).
 _JUDGE_SIDE = 192  # px, the square crop the judge sees
 _JUDGE_CONTEXT = 1.6  # the crop's side in face-box sides
+_SEARCH_SIDE = 1280  # px: the longest side faces are searched for on
 
 
 @cache
@@ -122,18 +123,31 @@ def detect_upright(image: np.ndarray) -> tuple[np.ndarray, FaceAnalysis, int]:
 
     The photo as it stands first, then turned 90, 180 and 270 degrees; the
     dominant face's eye line and the orientation judge decide which way is up.
+    The search runs on a copy at most ``_SEARCH_SIDE`` px (the detectors see
+    192 px anyway); only the mesh and the turned photo are full size.
     """
+    scale = min(1.0, _SEARCH_SIDE / max(image.shape[:2]))
+    small = image
+    if scale < 1.0:
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     for turns in range(4):
-        turned = _turn(image, turns)
-        faces, eyes = find_faces(turned)
+        view = _turn(small, turns)
+        faces, eyes = find_faces(view)
         if not faces:
             continue
-        upright = (turns + _turns_to_upright(turned, faces[0], eyes[0])) % 4
+        upright = (turns + _turns_to_upright(view, faces[0], eyes[0])) % 4
         if upright != turns:
-            turned = _turn(image, upright)
-        analysis = detect_faces(turned)
-        if analysis.landmarks is not None:  # a face the mesh cannot fit is no face
-            return turned, analysis, upright
+            faces, eyes = find_faces(_turn(small, upright))
+            if not faces:
+                continue
+        turned = _turn(image, upright)
+        faces = tuple(Box(b.x / scale, b.y / scale, b.width / scale, b.height / scale)
+                      for b in faces)  # fmt: skip
+        eyes = tuple(e / scale for e in eyes)
+        landmarks = _mesh_face(turned, faces[0], eyes[0])
+        if landmarks is not None:  # a face the mesh cannot fit is no face
+            return turned, FaceAnalysis(faces, eyes, landmarks, *turned.shape[1::-1]), upright
     return image, FaceAnalysis((), (), None, image.shape[1], image.shape[0]), 0
 
 

@@ -16,6 +16,7 @@ from generation.portrait.face import (
     FULL_RANGE,
     _run_detector,
     detect_faces,
+    detect_upright,
     eye_line_degrees,
     find_faces,
 )
@@ -274,3 +275,16 @@ def test_a_face_clipped_to_white_is_overexposed():
     blown = np.clip(photo.astype(np.int32) * 3, 0, 255).astype(np.uint8)
     _, warnings = lift_face(blown, face)
     assert warnings == ("overexposed",)
+
+
+def test_a_big_photo_is_searched_small_and_measured_full_size():
+    """A 13 MP photo on its side: faces are looked for on a copy, reported at full size."""
+    photo = photo_array("biden2.jpg")
+    (box,), _ = find_faces(photo)
+    big = cv2.resize(photo, (3600, 3600), interpolation=cv2.INTER_CUBIC)
+    turned, analysis, turns = detect_upright(np.ascontiguousarray(np.rot90(big)))
+    assert turns == 3 and turned.shape == big.shape
+    assert analysis.dominant.height == pytest.approx(3 * box.height, rel=0.03)
+    assert analysis.dominant.centre[0] == pytest.approx(3 * box.centre[0], rel=0.03)
+    assert analysis.landmarks is not None
+    assert analysis.landmarks[FOREHEAD, 1] < analysis.landmarks[CHIN, 1]
