@@ -382,7 +382,7 @@ class TrainedModel(models.Model):
         null=True,
         blank=True,
         on_delete=models.CASCADE,
-        related_name="+",
+        related_name="%(class)ss",
         help_text="The API account that owns it; empty for a site user's own model.",
     )
     user = models.ForeignKey(

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from accounts import credits
 from generation.avatars import create_identity_avatar, delete_avatar_files
 from generation.jobs.retention import delete_job_files
-from generation.models import IdentityAvatar, Job, ProfileAvatar
+from generation.models import CustomStyle, IdentityAvatar, Job, ProfileAvatar, SubjectModel
 from generation.web.photo_jobs import OWNER_KEY, end_previews
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,17 @@ def remove_profile_avatar_files(sender, instance: ProfileAvatar, **kwargs) -> No
         return
     for name in files:
         default_storage.delete(f"{folder}/{name}")
+
+
+@receiver(post_delete, sender=SubjectModel)
+@receiver(post_delete, sender=CustomStyle)
+def remove_trained_model(sender, instance: SubjectModel | CustomStyle, **kwargs) -> None:
+    """A deleted model (its account or site user deleted) takes its artifact,
+    and a subject model the inferences drawn from it, with their images."""
+    if instance.artifact.name:
+        default_storage.delete(instance.artifact.name)
+    if sender is SubjectModel:
+        Job.objects.filter(kind=Job.Kind.INFERENCE, params__model_id=str(instance.pk)).delete()
 
 
 @receiver(user_logged_out)

@@ -344,6 +344,12 @@ def test_models_and_inferences_are_private_to_their_account(acme):
     )
     assert (response.status_code, response.json()["code"]) == (400, "unknown_style")
 
+    # deleting the account takes its model and the images drawn from it
+    wait_until_finished(api, f"{MODELS}/{model_id}/inferences/{inference}")
+    assert len(stored_files()) == 2  # the model and one image
+    account.delete()
+    assert stored_files() == [] and not SubjectModel.objects.exists()
+
 
 def test_inference_requests_are_validated_before_anything_is_charged(acme):
     account, api = acme
