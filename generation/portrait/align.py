@@ -20,15 +20,16 @@ TOP_MARGIN = 0.5
 # head) may lie past the photo's edge and be filled with generated background.
 HEADROOM_FREE = 0.3
 # How far the framing may give way to keep the square inside the photo: down
-# to 0.62 of the ideal side (1.43 face heights, a tight head shot), sliding
-# up to 16% of the side either way.
-_SHRINK = np.linspace(1.0, 0.62, 9)
-_SHIFT = np.linspace(-0.16, 0.16, 9)
+# to 0.52 of the ideal side (1.2 face heights, a close-up), sliding up to 18%
+# of the side either way; the face itself always stays whole in the frame.
+_SHRINK = np.linspace(1.0, 0.52, 17)
+_SHIFT = np.linspace(-0.18, 0.18, 13)
 # What a framing costs: giving way costs a little, the body reaching past the
 # photo (a floating bust) costs much more, missing headroom a little.
 _BODY_MISSING_COST = 12.0
-_HEADROOM_MISSING_COST = 0.25
-_GRID = 16  # sample points per side when measuring how much of a square is in the photo
+_HEADROOM_MISSING_COST = 1.0
+_FACE_CUT_COST = 20.0  # per face height of the face (hair line to chin) outside the square
+_GRID = 12  # sample points per side when measuring how much of a square is in the photo
 # Where the square still reaches past the photo, the person fades into the
 # background over this fraction of the side (a soft studio fall-off, no cut).
 FADE = 0.16
@@ -54,7 +55,13 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     side = SIDE_PER_FACE * face_height
     top = points[FOREHEAD, 1] - TOP_MARGIN * face_height
     back = cv2.invertAffineTransform(level)
-    left, top, side = _fit_framing(back, image.shape, centre_x - side / 2, top, side)
+    face = (
+        points[RIGHT_CHEEK, 0],
+        points[FOREHEAD, 1] - 0.12 * face_height,
+        points[LEFT_CHEEK, 0],
+        points[CHIN, 1] + 0.05 * face_height,
+    )
+    left, top, side = _fit_framing(back, image.shape, centre_x - side / 2, top, side, face)
 
     scale = size / side
     full = level * scale
@@ -87,27 +94,33 @@ def _missing(
     """For squares (arrays of left, top, side in levelled coordinates): the share of
     sample rows past the photo's edge, per row of a ``grid`` x ``grid`` sampling."""
     height, width = shape[:2]
-    x0, y0, side = (np.atleast_1d(np.asarray(v, np.float64))[:, None] for v in (x0, y0, side))
-    steps = (np.arange(grid) + 0.5) / grid
-    u, v = np.meshgrid(steps, steps)
-    xs = x0 + u.ravel()[None, :] * side
-    ys = y0 + v.ravel()[None, :] * side
-    src_x = back[0, 0] * xs + back[0, 1] * ys + back[0, 2]
-    src_y = back[1, 0] * xs + back[1, 1] * ys + back[1, 2]
+    x0, y0, side = (np.atleast_1d(np.asarray(v, np.float32))[:, None] for v in (x0, y0, side))
+    steps = np.linspace(0.0, 1.0, grid, dtype=np.float32)  # edges included: no sliver missed
+    u, v = (a.ravel()[None, :] for a in np.meshgrid(steps, steps))
+    m = back.astype(np.float32)
+    # The back transform is affine: corner term plus side times the sample's offset.
+    src_x = (m[0, 0] * x0 + m[0, 1] * y0 + m[0, 2]) + side * (m[0, 0] * u + m[0, 1] * v)
+    src_y = (m[1, 0] * x0 + m[1, 1] * y0 + m[1, 2]) + side * (m[1, 0] * u + m[1, 1] * v)
     outside = (src_x < 0) | (src_x > width) | (src_y < 0) | (src_y > height)
-    return outside.reshape(len(x0), grid, grid).mean(axis=2)
+    return outside.reshape(len(x0), grid, grid).mean(axis=2, dtype=np.float32)
 
 
 def _fit_framing(
-    back: np.ndarray, shape: tuple[int, ...], left: float, top: float, side: float
+    back: np.ndarray,
+    shape: tuple[int, ...],
+    left: float,
+    top: float,
+    side: float,
+    face: tuple[float, float, float, float],
 ) -> tuple[float, float, float]:
-    """The framing that best trades giving way against showing where the photo ends."""
+    """The framing that best trades giving way against showing where the photo ends,
+    keeping ``face`` (left, top, right, bottom, levelled coordinates) in the square."""
     centre_x = left + side / 2
     shrink, dx, dy = (a.ravel() for a in np.meshgrid(_SHRINK, _SHIFT, _SHIFT, indexing="ij"))
     s = side * shrink
     x0 = centre_x - s / 2 + dx * s
-    # Shrinking keeps the headroom ratio: shrink about the eyes, not the centre.
-    y0 = top + (side - s) * 0.4 + dy * s
+    # Shrinking keeps the head whole: shrink about a point near the top, not the centre.
+    y0 = top + (side - s) * 0.15 + dy * s
     rows = _missing(back, shape, x0, y0, s)
     split = int(round(HEADROOM_FREE * _GRID))
     cost = (
@@ -116,9 +129,21 @@ def _fit_framing(
         + np.abs(dy)
         + _BODY_MISSING_COST * rows[:, split:].mean(axis=1)
         + _HEADROOM_MISSING_COST * rows[:, :split].mean(axis=1)
+        + _FACE_CUT_COST * _outside(face, x0, y0, s) / (face[3] - face[1])
     )
     best = int(np.argmin(cost))
     return float(x0[best]), float(y0[best]), float(s[best])
+
+
+def _outside(face: tuple[float, float, float, float], x0, y0, side) -> np.ndarray:
+    """How far (pixels, summed over the four sides) ``face`` reaches out of each square."""
+    left, top, right, bottom = face
+    return (
+        np.maximum(x0 - left, 0)
+        + np.maximum(y0 - top, 0)
+        + np.maximum(right - (x0 + side), 0)
+        + np.maximum(bottom - (y0 + side), 0)
+    )
 
 
 def _box_through(matrix: np.ndarray, box: Box) -> Box:

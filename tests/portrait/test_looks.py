@@ -215,3 +215,43 @@ def test_anime_skin_is_never_ashen_grey():
     lab = cv2.cvtColor(art, cv2.COLOR_RGB2LAB).astype(np.float32)[_cheeks(portrait)]
     chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
     assert np.median(chroma) > 10
+
+
+# --- corporate and editorial: studio light shaped by the face mesh -------------------
+
+
+def _cheek_light(image: np.ndarray, portrait) -> tuple[float, float]:
+    """Mean luminance of the image-left and image-right cheeks."""
+    marks = portrait.landmarks
+    r = int(portrait.face_box.width * 0.08)
+    values = []
+    for cheek in (234, 454):
+        x, y = (marks[cheek] * 0.55 + marks[1] * 0.45).astype(int)
+        values.append(float(image[y - r : y + r, x - r : x + r].mean()))
+    return values[0], values[1]
+
+
+@pytest.mark.parametrize("name", ["biden2.jpg", "obama2.jpg", "alex-lacamoire.png"])
+def test_editorial_key_light_has_a_visible_direction(name):
+    from generation.imaging.lighting import lit_side
+
+    portrait = portrait_of(photo_array(name))
+    side = lit_side(portrait)
+    left, right = _cheek_light(portrait.image, portrait)
+    styled_left, styled_right = _cheek_light(_stylise(portrait, "editorial"), portrait)
+    lit, shade = (right, left) if side > 0.2 else (left, right)
+    styled_lit, styled_shade = (
+        (styled_right, styled_left) if side > 0.2 else (styled_left, styled_right)
+    )
+    assert styled_lit / styled_shade > 1.15 * (lit / shade)
+
+
+def test_corporate_models_the_face_without_flattening_it():
+    portrait = portrait_of(photo_array("biden2.jpg"))
+    left, right = _cheek_light(portrait.image, portrait)
+    styled_left, styled_right = _cheek_light(_stylise(portrait, "corporate_headshot"), portrait)
+    contrast, styled = (
+        abs(left - right) / (left + right),
+        abs(styled_left - styled_right) / (styled_left + styled_right),
+    )
+    assert styled > 0.02 and styled > 0.8 * contrast  # modelled, still lit from one side

@@ -14,6 +14,7 @@ from generation.imaging.filters import (
     to_uint8,
     tone_axis,
 )
+from generation.imaging.lighting import lit_side, studio_gain
 from generation.imaging.masks import FaceMasks
 from generation.imaging.state import Portrait
 
@@ -23,7 +24,17 @@ TEXTURE_KEPT = 0.3  # share of fine skin detail that survives smoothing
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
     image = smooth_skin(portrait, portrait.image, intensity)
     image = even_light(portrait, image, intensity)
+    image = key_and_fill(portrait, image, intensity)
     return studio_tone(image, intensity)
+
+
+def key_and_fill(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
+    """Model the face as under a soft key and a fill: the key from the side the photo
+    is lit from (image-left when it is even), the fill from the other."""
+    side = lit_side(portrait)
+    side = side if abs(side) > 0.2 else -0.6
+    gain = studio_gain(portrait, 0.3 * intensity, 0.1 * intensity, side)
+    return to_uint8(to_float(image) * gain[..., None])
 
 
 def smooth_skin(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
@@ -54,7 +65,7 @@ def even_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.nd
     target = float(
         np.median(broad[rows.start // 8 : rows.stop // 8, cols.start // 8 : cols.stop // 8])
     )
-    gain = np.clip((target / np.maximum(broad, 1e-3)) ** 0.6, 0.85, 1.35)
+    gain = np.clip((target / np.maximum(broad, 1e-3)) ** 0.35, 0.9, 1.25)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
     gain = 1.0 + (gain - 1.0) * portrait.matte * intensity
     return to_uint8(to_float(image) * gain[..., None])

@@ -13,6 +13,7 @@ from generation.imaging.filters import (
     to_uint8,
     tone_axis,
 )
+from generation.imaging.lighting import lit_side, studio_gain
 from generation.imaging.masks import FaceMasks
 from generation.imaging.state import Portrait
 
@@ -26,19 +27,25 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
 
 
 def key_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
-    """Light from high on the image's left, falling off across the face and down the body."""
+    """A hard key high to one side (the side the photo is lit from, else the image's
+    left): it models the face over the mesh's relief, falls off across the figure
+    and down the body, and leaves the far cheek in shade."""
     assert portrait.matte is not None
+    side = lit_side(portrait)
+    side = float(np.sign(side)) if abs(side) > 0.2 else -1.0
     cx, cy = portrait.face_box.centre
     width = portrait.face_box.width
     size = portrait.size
 
     def build(small: int) -> np.ndarray:
         axis = (np.arange(small, dtype=np.float32) + 0.5) * (size / small)
-        across = np.tanh((cx - axis[None, :]) / (0.6 * width))  # +1 lit side, -1 shadow side
+        across = np.tanh((axis[None, :] - cx) * side / (0.6 * width))  # +1 lit side
         down = np.clip((axis[:, None] - cy) / (1.8 * width), 0.0, 1.0)
-        return (0.3 * across - 0.35 * down).astype(np.float32)
+        return (0.22 * across - 0.35 * down).astype(np.float32)
 
-    light = 1.0 + low_res_map(size, build) * portrait.matte * intensity
+    face = studio_gain(portrait, 0.55 * intensity, 0.04 * intensity, side, height=0.35)
+    light = (1.0 + low_res_map(size, build) * intensity) * face
+    light = 1.0 + (light - 1.0) * portrait.matte
     return to_uint8(to_float(image) * light[..., None])
 
 
