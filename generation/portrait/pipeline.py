@@ -33,7 +33,7 @@ MIN_WORKING_SIZE = 512  # small presets are rendered at this size, then scaled d
 RETRY_INTENSITY = (1.0, 0.6, 0.3)  # the first try, then at most two retries
 DEFAULT_INTENSITY = 0.8
 # The stages in the order they start (style to checks repeat on a retry).
-STAGES = ("load", "exposure", "safety", "face_detect", "face_exposure", "quality", "align",
+STAGES = ("load", "exposure", "face_detect", "safety", "face_exposure", "quality", "align",
           "segment", "background", "embed_input", "style", "composite", "enhance", "look",
           "checks", "save")  # fmt: skip
 
