@@ -97,8 +97,10 @@
       }
     }
   }
-  function showPanel(jobId) {
-    return htmx.ajax("GET", "/preview/jobs/" + jobId + "/", { target: "#photo-panel", swap: "innerHTML" });
+  async function showPanel(jobId) {
+    await htmx.ajax("GET", "/preview/jobs/" + jobId + "/", { target: "#photo-panel", swap: "innerHTML" });
+    const ai = document.getElementById("choice-ai");
+    if (ai) ai.checked = true;  // a new result is shown as the pick
   }
 
   // --- a photo: picked, or dropped

@@ -19,7 +19,11 @@ class AvatarChoiceForm(forms.Form):
     person cycled to), their photo, or the AI version of it (a preview job)."""
 
     identity_style = forms.SlugField(required=False, max_length=40)
-    avatar_choice = forms.ChoiceField(choices=CHOICES, initial="identity")
+    avatar_choice = forms.ChoiceField(
+        choices=CHOICES,
+        initial="identity",
+        error_messages={"required": "Pick one of the avatars first."},
+    )
     job = forms.CharField(required=False, max_length=40)
 
     def clean_identity_style(self) -> Style | None:

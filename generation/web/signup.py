@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 
 from generation.avatars import default_identity_style, restyle_identity_avatar
 from generation.jobs.source_photo import SourcePhotoError, cached_photo
-from generation.models import IdentityAvatar, Job, Style
+from generation.models import IdentityAvatar, Job, ProfileAvatar, Style
 from generation.offers import record_accepted, record_declined
 from generation.profile_avatars import clear_pick, pick_ai, pick_photo
 from generation.web import photo_jobs
@@ -34,6 +34,7 @@ from generation.web.uploads import UploadRefused
 from generation.web.words import refusal
 
 SESSION_STYLE = "identity_style"
+SESSION_FIELDS = "signup_fields"  # username and email typed before a no-script picker post
 
 
 class ChoiceError(Exception):
@@ -100,21 +101,27 @@ def next_style(current: Style | None) -> Style | None:
 
 
 def current_job(request: HttpRequest) -> Job | None:
+    """The session's latest preview, unless its files are gone (kept or purged)."""
     try:
-        return session_job(request, request.session.get(SESSION_JOB))
+        job = session_job(request, request.session.get(SESSION_JOB))
     except Http404:
         return None
+    if job.is_finished and not (job.cached_input.name or job.avatar_file.name):
+        return None
+    return job
 
 
-def picker_context(request: HttpRequest, style: Style | None, choice: str | None) -> dict:
+def picker_context(
+    request: HttpRequest, style: Style | None, choice: str | None, default: str = "identity"
+) -> dict:
     """The picker as it stands: `choice` as posted (None: the AI version once
-    there is one, else the identity avatar)."""
+    there is one, else `default`; "" checks nothing, keeping the avatar one has)."""
     job = current_job(request)
     done = job is not None and job.state == Job.State.DONE
     if choice is None:
-        choice = "ai" if done else "identity"
+        choice = "ai" if done else default
     if choice in ("photo", "ai") and not done:
-        choice = "identity"
+        choice = default
     return {
         "identity_style": style,
         "identity_styles": list(active_styles().values_list("slug", "name")),
@@ -167,14 +174,16 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("me-avatar")
     photo_jobs.owner_token(request.session)
     fallback = default_identity_style("user", "")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST or None, initial=request.session.get(SESSION_FIELDS))
     choice = None
     if request.method == "POST":
         remember_style(request)
         action = picker_action(request, fallback)
         choice = posted_choice(request, action)
-        if action:
-            form = SignupForm(initial=request.POST.dict())
+        if action:  # kept while the page reloads itself for the result
+            typed = {name: request.POST.get(name, "")[:254] for name in ("username", "email")}
+            request.session[SESSION_FIELDS] = typed
+            form = SignupForm(initial=typed)
         elif form.is_valid():
             user = create_account(request, form)
             if user is not None:
@@ -202,7 +211,13 @@ def create_account(request: HttpRequest, form: SignupForm):
         user.save()
         keep_choice(user, choice, owner)
     login(request, user)
+    forget_previews(request)
     return user
+
+
+def forget_previews(request: HttpRequest) -> None:
+    for key in (SESSION_STYLE, SESSION_JOB, SESSION_FIELDS):
+        request.session.pop(key, None)
 
 
 @login_required
@@ -218,10 +233,12 @@ def me_avatar(request: HttpRequest) -> HttpResponse:
         choice = posted_choice(request, action)
         if not action and form.is_valid() and save_choice(request, form, identity):
             messages.success(request, "Your avatar is updated.")
-            request.session.pop(SESSION_STYLE, None)
-            request.session.pop(SESSION_JOB, None)
+            forget_previews(request)
             return redirect("me-avatar")
-    context = picker_context(request, current_style(request, fallback), choice)
+    has_pick = ProfileAvatar.objects.filter(user=request.user).exists()
+    context = picker_context(
+        request, current_style(request, fallback), choice, "" if has_pick else "identity"
+    )
     return render(request, "me_avatar.html", {"form": form, **context})
 
 

@@ -1,0 +1,257 @@
+"""Signup in headless Chromium against a real server: `python -m avatarsite.serve`
+in its own process on a free port (a listening socket it inherits), with
+its own database and media folder. Once with the embedded defaults (SQLite,
+in-memory layer, in-process worker), once with PostgreSQL, Redis and a
+separate `manage.py runworker avatar-jobs` process. A screenshot per step."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.service_helpers import PHOTOS, require_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_MS = 60_000
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TEST_SIGNUP_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def wait_until_serving(url: str, processes: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for process in processes:
+            assert process.poll() is None, f"{process.args} exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+class Stack:
+    """A server (and optionally a worker process) with its own settings."""
+
+    def __init__(self, tmp_path: Path, env: dict, worker: bool) -> None:
+        self.env = {
+            **os.environ,
+            "AVATAR_VAR_DIR": str(tmp_path / "var"),
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "DJANGO_SECRET_KEY": "signup-browser-test-" + uuid.uuid4().hex,
+            "AVATAR_SEED_SECRET": "signup-browser-seed",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        manage(self.env, "migrate", "--noinput")
+        manage(self.env, "load_identity_defaults")
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        fd = self.listener.fileno()
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "avatarsite.serve", "--fd", str(fd),
+                 "avatarsite.asgi:application"],
+                cwd=ROOT, env=self.env, pass_fds=[fd],
+            )
+        ]  # fmt: skip
+        if worker:
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "runworker", "avatar-jobs"],
+                    cwd=ROOT,
+                    env=self.env,
+                )
+            )
+        wait_until_serving(self.url + "/signup/", self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.listener.close()
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    stack = Stack(tmp_path, {"AVATAR_EMBEDDED_WORKER": "1"}, worker=False)
+    yield stack
+    stack.stop()
+
+
+def postgres_database(name: str) -> str:
+    """A fresh database of our own on the test PostgreSQL server."""
+    import psycopg
+
+    base = POSTGRES.rsplit("/", 1)[0]
+    try:
+        with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        require_services([f"PostgreSQL at {base}: {exc}"])
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def distributed(tmp_path):
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as exc:
+        require_services([f"Redis at {REDIS}: {exc}"])
+    database = postgres_database("h8web_signup_browser")
+    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "AVATAR_EMBEDDED_WORKER": "0"}
+    stack = Stack(tmp_path, env, worker=True)
+    yield stack
+    stack.stop()
+
+
+def identity_src(page) -> str:
+    return page.get_by_test_id("identity-preview").get_attribute("src")
+
+
+def wait_for_image(page, testid: str) -> None:
+    page.wait_for_function(
+        f"""() => {{ const i = document.querySelector('[data-testid="{testid}"]');
+                    return i && i.complete && i.naturalWidth > 0; }}""",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def sign_up_with_an_ai_avatar(page, url: str, screenshot, name: str) -> None:
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+    page.goto(url + "/signup/")
+    wait_for_image(page, "identity-preview")
+    screenshot(page, f"{name}-1-signup")
+
+    # the preview changes from the first keystroke
+    seen = {identity_src(page)}
+    for typed in ("r", "ri", "rio"):
+        page.locator("#id_username").press_sequentially(typed[-1])
+        page.wait_for_function(
+            "(seen) => !seen.includes(document.querySelector('[data-testid=identity-preview]').src"
+            ".replace(location.origin, ''))",
+            arg=list(seen),
+        )
+        seen.add(identity_src(page))
+    assert len(seen) == 4 and "username=rio" in identity_src(page)
+    wait_for_image(page, "identity-preview")
+    screenshot(page, f"{name}-2-typed")
+
+    before = identity_src(page)
+    page.get_by_test_id("identity-regenerate").click()
+    page.wait_for_function(
+        "(before) => document.querySelector('[data-testid=identity-preview]').getAttribute('src')"
+        " !== before",
+        arg=before,
+    )
+    wait_for_image(page, "identity-preview")
+    chosen_style = page.locator("#identity-style").input_value()
+    assert f"style={chosen_style}" in identity_src(page)
+    screenshot(page, f"{name}-3-identity-regenerated")
+
+    # a photo: progress frames over the socket, then the AI version
+    page.get_by_test_id("photo-input").set_input_files(str(PHOTOS / "obama2.jpg"))
+    page.get_by_test_id("progress").wait_for(timeout=TIMEOUT_MS)
+    screenshot(page, f"{name}-4-progress")
+    page.get_by_test_id("ai-preview").wait_for(timeout=TIMEOUT_MS)
+    wait_for_image(page, "ai-preview")
+    stage_frames = [f for f in frames if '"stage"' in f and '"running"' in f]
+    assert len(stage_frames) >= 5, frames
+    assert any('"done"' in f for f in frames)
+    assert page.get_by_text("likeness").first.is_visible()
+    assert page.evaluate("document.querySelector('input[value=identity]').checked") is False
+    screenshot(page, f"{name}-5-ai-version")
+
+    page.get_by_test_id("view-toggle").locator("label[for=choice-photo]").click()
+    assert page.locator(".view-photo").is_visible()
+    assert not page.get_by_test_id("ai-preview").is_visible()
+    screenshot(page, f"{name}-6-your-photo")
+    page.get_by_test_id("view-toggle").dispatch_event("click")  # the toggle itself flips
+    assert page.get_by_test_id("ai-preview").is_visible()
+
+    first_ai = page.get_by_test_id("ai-preview").get_attribute("src")
+    page.locator("#look-style").select_option("anime")
+    page.get_by_test_id("ai-regenerate").click()
+    page.wait_for_function(
+        "(first) => { const i = document.querySelector('[data-testid=ai-preview]');"
+        " return i && i.getAttribute('src') !== first && i.complete && i.naturalWidth > 0; }",
+        arg=first_ai,
+        timeout=TIMEOUT_MS,
+    )
+    assert "Anime" in page.locator(".likeness").inner_text()
+    screenshot(page, f"{name}-7-regenerated")
+
+    page.locator("#id_email").fill("rio@example.com")
+    page.locator("#id_password").fill("a-long-pass-phrase-42")
+    page.get_by_test_id("confirm").click()
+    page.wait_for_url("**/me/avatar/", timeout=TIMEOUT_MS)
+    wait_for_image(page, "header-avatar")
+    header = page.get_by_test_id("header-avatar")
+    assert "/avatars/" in header.get_attribute("src")
+    assert page.locator(".current-avatar").get_attribute("src").startswith("/avatars/")
+    screenshot(page, f"{name}-8-me-avatar")
+
+    page.goto(url + "/")
+    wait_for_image(page, "header-avatar")
+    screenshot(page, f"{name}-9-header-on-gallery")
+
+
+def test_signup_with_the_embedded_defaults(embedded, page, screenshot):
+    sign_up_with_an_ai_avatar(page, embedded.url, screenshot, "signup-embedded")
+
+
+def test_signup_with_redis_and_a_runworker_process(distributed, page, screenshot):
+    sign_up_with_an_ai_avatar(page, distributed.url, screenshot, "signup-redis")
+
+
+def test_a_phone_sized_screen(embedded, browser, screenshot):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(embedded.url + "/signup/")
+    wait_for_image(page, "identity-preview")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "signup-phone")
+    context.close()
+
+
+def test_without_javascript_the_form_still_works(embedded, browser, screenshot):
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1200, "height": 900}
+    )
+    page = context.new_page()
+    page.goto(embedded.url + "/signup/")
+    page.locator("#id_username").fill("nojs")
+    page.get_by_test_id("photo-input").set_input_files(str(PHOTOS / "obama2.jpg"))
+    page.get_by_role("button", name="Upload photo").click()
+    page.get_by_test_id("ai-preview").wait_for(timeout=TIMEOUT_MS)  # meta refresh polls
+    screenshot(page, "signup-nojs-ai-version")
+    page.locator("#id_email").fill("nojs@example.com")
+    page.locator("#id_password").fill("a-long-pass-phrase-42")
+    page.get_by_test_id("confirm").click()
+    page.wait_for_url("**/me/avatar/")
+    assert "/avatars/" in page.get_by_test_id("header-avatar").get_attribute("src")
+    context.close()
