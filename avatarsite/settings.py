@@ -234,6 +234,10 @@ SIGNED_URL_SECONDS = int(os.environ.get("SIGNED_URL_SECONDS", "3600"))
 FETCH_ALLOWED_HOSTS = frozenset(
     h.strip() for h in os.environ.get("FETCH_ALLOWED_HOSTS", "").split(",") if h.strip()
 )
+# image_url fetches of API calls: their own thread pool, and at most this many per account
+# in flight in one process (generation/photo_fetch.py).
+FETCH_THREADS = int(os.environ.get("FETCH_THREADS", "32"))
+FETCH_CONCURRENCY_PER_ACCOUNT = int(os.environ.get("FETCH_CONCURRENCY_PER_ACCOUNT", "4"))
 # /metrics: a bearer token and/or addresses (networks) it is served to; neither: loopback only.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = tuple(

@@ -38,6 +38,7 @@ from generation.jobs.worker import wake_workers
 from generation.models import Batch, Job
 from generation.off_loop import in_pool, off_loop
 from generation.offers import NotOffered, record_regenerated
+from generation.photo_fetch import fetch_photo
 from generation.photo_input import check_photo_header, decode_base64, fetch_policy
 from generation.portrait.background import parse_palette
 from generation.portrait.errors import PortraitError
@@ -162,20 +163,47 @@ def portrait_params(account: PlatformAccount, body: GenerateIn) -> dict:
     return params
 
 
-def photo_bytes(image_url: str | None, image_base64: str | None) -> bytes:
-    """The photo from exactly one of image_url and image_base64, header-checked."""
+def photo_bytes(
+    image_url: str | None, image_base64: str | None, fetched: bytes | None = None
+) -> bytes:
+    """The photo from exactly one of image_url and image_base64, header-checked;
+    `fetched`: image_url's bytes, fetched already (fetched_for)."""
     if bool(image_url) == bool(image_base64):
         raise ApiError(400, "missing_image", "Send exactly one of image_url and image_base64.")
     if image_base64:
         data = decode_base64(image_base64, DEFAULT_LIMITS.max_bytes)
+    elif fetched is not None:
+        data = fetched
     else:
         try:
             data = fetch_image(image_url, fetch_policy())
         except IntakeError as exc:
-            status = 413 if exc.code == "file_too_large" else 400
-            raise ApiError(status, exc.code, exc.message) from None
+            raise fetch_refused(exc) from None
     check_photo_header(data)
     return data
+
+
+def fetch_refused(exc: IntakeError) -> ApiError:
+    return ApiError(413 if exc.code == "file_too_large" else 400, exc.code, exc.message)
+
+
+async def fetched_for(request: HttpRequest, body: GenerateIn) -> bytes | None:
+    """A generate call's image_url photo, fetched in the fetch pool under the
+    account's limit (generation/photo_fetch.py), so slow image servers hold
+    no request thread; None for other calls, and for a retry whose
+    Idempotency-Key names a job already (accept replays it: no second fetch).
+    The parameters are checked first, as accept would before fetching."""
+    if not body.image_url or body.image_base64 or body.source_job:
+        return None  # accept answers these
+    account = request.auth
+    key = idempotency_key(request)
+    if key and await off_loop(jobs.find_idempotent, account, key) is not None:
+        return None
+    await off_loop(portrait_params, account, body)
+    try:
+        return await fetch_photo(account.pk, body.image_url)
+    except IntakeError as exc:
+        raise fetch_refused(exc) from None
 
 
 def source_job_photo(account: PlatformAccount, body: GenerateIn) -> tuple[bytes, Job]:
@@ -220,17 +248,25 @@ def replayed(job: Job, digest: str) -> Job:
     return job
 
 
-def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
-    """The call's job, (job, created). A repeated Idempotency-Key is caught by
-    the job's unique constraint as it is inserted, so a first call pays no
-    lookup; a call by image_url looks first (a retry must not fetch again: the
-    URL may have expired), and so does one the full queue would refuse."""
-    account = request.auth
+def idempotency_key(request: HttpRequest) -> str:
+    """The Idempotency-Key header ("" when absent), refused if malformed."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY or "\x00" in key:
         raise ApiError(
             400, "invalid_idempotency_key", "Idempotency-Key is 1-200 characters, no NUL."
         )
+    return key
+
+
+def accept(
+    request: HttpRequest, body: GenerateIn, fetched: bytes | None = None
+) -> tuple[Job, bool]:
+    """The call's job, (job, created). A repeated Idempotency-Key is caught by
+    the job's unique constraint as it is inserted, so a first call pays no
+    lookup; a call by image_url looks first (a retry must not fetch again: the
+    URL may have expired), and so does one the full queue would refuse."""
+    account = request.auth
+    key = idempotency_key(request)
     digest = request_digest(body)
     lookup_first = body.image_url or body.source_job  # a retry must not need the source again
     if lookup_first and (existing := jobs.find_idempotent(account, key)) is not None:
@@ -242,7 +278,7 @@ def accept(request: HttpRequest, body: GenerateIn) -> tuple[Job, bool]:
         photo, source = source_job_photo(account, body)
         params["source_job"] = str(source.pk)
     else:
-        photo = photo_bytes(body.image_url, body.image_base64)
+        photo = photo_bytes(body.image_url, body.image_base64, fetched)
     if jobs.queue_depth() >= settings.MAX_QUEUE_DEPTH:
         if (existing := jobs.find_idempotent(account, key)) is not None:
             return replayed(existing, digest), False
@@ -317,7 +353,8 @@ async def generate(request: HttpRequest, body: GenerateIn) -> HttpResponse:
     Instead of a photo, `source_job` names an earlier job of the account sent
     with `cache_input`: its photo is used again (404 `not_found`, 409
     `input_not_cached`, 410 `input_expired` after 24 hours)."""
-    job, created = await off_loop(accept, request, body)
+    fetched = await fetched_for(request, body)
+    job, created = await off_loop(accept, request, body, fetched)
     if created:  # the worker first: listening for the job's end can wait
         await wake_workers()
     job = await wait_for(job, settings.GENERATE_WAIT_SECONDS, just_queued=created)

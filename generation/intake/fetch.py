@@ -44,8 +44,10 @@ NOT_PUBLIC = (
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# getaddrinfo has no timeout of its own: it runs here so that the deadline still holds.
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake-dns")
+# getaddrinfo has no timeout of its own: it runs here so that the deadline still holds. A
+# lookup given up on keeps its thread until the system resolver ends it, so there are enough
+# for one account's slow names not to hold every lookup (the API allows an account 4 fetches).
+_resolver = ThreadPoolExecutor(max_workers=16, thread_name_prefix="intake-dns")
 
 
 @dataclass(frozen=True)
