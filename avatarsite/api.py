@@ -26,10 +26,46 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["code", "message"],
+}
+# Answers any operation may give before or around its view (avatarsite/request_checks.py and the
+# handlers below): by what the operation takes.
+COMMON_RESPONSES = {
+    "body": {
+        400: "A NUL character in the body or query, or an unreadable body.",
+        413: "The request body is over the size limit (request_too_large).",
+    },
+    "query": {400: "A NUL character in the query string (invalid_characters)."},
+    "any": {503: "The database is briefly unavailable (service_unavailable; see Retry-After)."},
+}
+
+
+def _add_common_responses(operation: dict) -> None:
+    takes = ["any"]
+    if "requestBody" in operation:
+        takes.append("body")
+    elif any(p.get("in") == "query" for p in operation.get("parameters", ())):
+        takes.append("query")
+    responses = operation.setdefault("responses", {})
+    for kind in takes:
+        for status, description in COMMON_RESPONSES[kind].items():
+            responses.setdefault(
+                status,
+                {
+                    "description": description,
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                },
+            )
+
+
 class AvatarAPI(NinjaAPI):
-    """The NinjaAPI whose OpenAPI document also names the bodies that views
-    parse themselves (JSON or a multipart upload: batches, subject models,
-    custom styles), so every `$ref` in it resolves (tests/test_hardening.py)."""
+    """The NinjaAPI whose OpenAPI document is complete: it names the bodies that
+    views parse themselves (JSON or a multipart upload: batches, subject models,
+    custom styles), so every `$ref` resolves, and it lists the answers every
+    operation may give (COMMON_RESPONSES)."""
 
     body_schemas: tuple[type[Schema], ...] = (BatchIn, ModelIn, StyleIn)
 
@@ -38,6 +74,9 @@ class AvatarAPI(NinjaAPI):
         for model in self.body_schemas:
             schema = model.model_json_schema(ref_template=REF_TEMPLATE)
             document.add_schema_definitions({**schema.pop("$defs", {}), model.__name__: schema})
+        for path_item in document["paths"].values():
+            for operation in path_item.values():
+                _add_common_responses(operation)
         return document
 
 

@@ -35,7 +35,7 @@ class StyleIn(SetIn):
     engine: str | None = None
 
 
-class StyleOut(Schema):
+class CustomStyleOut(Schema):
     style_token: str
     name: str
     status: str
@@ -89,7 +89,7 @@ def style_payload(style: CustomStyle) -> dict:
     "",
     auth=API_KEY_AUTH,
     summary="Train a custom style from 50-200 example images (URLs or a zip)",
-    response={202: StyleOut, 400: ErrorOut, 401: ErrorOut, 402: ErrorOut, 413: ErrorOut,
+    response={202: CustomStyleOut, 400: ErrorOut, 401: ErrorOut, 402: ErrorOut, 413: ErrorOut,
               422: InvalidSetOut},
     openapi_extra=_STYLE_DOC,
 )  # fmt: skip
@@ -118,7 +118,7 @@ def create(request: HttpRequest) -> HttpResponse | Status:
 @router.get(
     "/{style_token}",
     auth=API_KEY_AUTH,
-    response={200: StyleOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: CustomStyleOut, 401: ErrorOut, 404: ErrorOut},
     summary="A custom style's training status",
 )
 @in_pool
