@@ -54,7 +54,7 @@ class AvatarChoiceForm(forms.Form):
 class SignupForm(AvatarChoiceForm):
     username = forms.CharField(
         max_length=150,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
         help_text="Letters, digits and @ . + - _ only.",
     )
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
