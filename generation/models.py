@@ -450,3 +450,133 @@ class CustomStyle(TrainedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+def new_team_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_layout_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+class TeamAdmin(models.Model):
+    """A person who runs an account's team pages under /team/ (an HR admin)."""
+
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="team_admins"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "user"], name="one_team_admin_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} runs {self.account}'s team"
+
+
+class TeamLook(models.Model):
+    """The one look of an account's team: every upload, invite and retry
+    starts from it, and one layout seed keeps the backgrounds alike."""
+
+    account = models.OneToOneField(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="team_look"
+    )
+    style = models.CharField(max_length=40, default="corporate_headshot")
+    background = models.CharField(
+        max_length=16, blank=True, default="", help_text="Empty: the style's own."
+    )
+    palette = models.JSONField(default=list, blank=True, help_text="Empty: the style's own.")
+    platform = models.CharField(
+        max_length=32, default="linkedin", help_text="The framing: a platform preset's square."
+    )
+    seed = models.BigIntegerField(default=new_layout_seed)
+    directory_token = models.CharField(max_length=64, unique=True, default=new_team_token)
+    published_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.account}'s team look ({self.style})"
+
+
+class TeamMember(models.Model):
+    """One person of a team: their photo (kept for retries while they are on
+    the team), their latest job, HR's review and, once approved, their avatar."""
+
+    class Review(models.TextChoices):
+        PENDING = "pending", "To review"
+        APPROVED = "approved", "Approved"
+        EXCLUDED = "excluded", "Excluded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="team_members"
+    )
+    batch = models.ForeignKey(
+        Batch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="team_members",
+        help_text="The upload (or invite) that brought the person's latest photo.",
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    external_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True, default="")
+    title = models.CharField(max_length=200, blank=True, default="")
+    team = models.CharField(max_length=200, blank=True, default="")
+    photo = models.FileField(max_length=200, blank=True, default="")
+    avatar = models.FileField(max_length=200, blank=True, default="")
+    review = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
+    published = models.BooleanField(default=False)
+    via_invite = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name", "external_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"], name="one_team_member_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class TeamInvite(models.Model):
+    """A link employees open to upload their own photo: an email domain, a
+    number of uses and an expiry. The token is 256 bits from `secrets`."""
+
+    account = models.ForeignKey(
+        "accounts.PlatformAccount", on_delete=models.CASCADE, related_name="team_invites"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_team_token)
+    email_domain = models.CharField(max_length=253)
+    max_uses = models.PositiveIntegerField()
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"invite for @{self.email_domain} ({self.uses}/{self.max_uses})"
