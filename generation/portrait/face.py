@@ -29,9 +29,8 @@ _lock = threading.Lock()
 # small sizes in wide frames; the short-range model is the better one on
 # close-ups and tight crops, where the full-range model can miss.
 FULL_RANGE, SHORT_RANGE = 1, 0
-# The orientation judge: the short-range model's confidence on the face's
-# crop as it stands and turned upside down (it finds faces upside down, but
-# less surely than upright ones).
+# The orientation judge: the short-range model's confidence in an upright
+# face on the face's crop turned each of four ways.
 _JUDGE_SIDE = 192  # px, the square crop the judge sees
 _JUDGE_CONTEXT = 1.6  # the crop's side in face-box sides
 _SEARCH_SIDE = 1280  # px: the longest side faces are searched for on
@@ -121,8 +120,8 @@ def detect_upright(image: np.ndarray) -> tuple[np.ndarray, FaceAnalysis, int]:
     photo without its EXIF orientation): (the photo turned upright, its faces,
     the quarter turns applied, counter-clockwise as ``np.rot90`` counts them).
 
-    The photo as it stands first, then turned 90, 180 and 270 degrees; the
-    dominant face's eye line and the orientation judge decide which way is up.
+    The photo as it stands first, then turned 90, 180 and 270 degrees; once a
+    face is found, the orientation judge decides which way is up.
     The search runs on a copy at most ``_SEARCH_SIDE`` px (the detectors see
     192 px anyway); only the mesh and the turned photo are full size.
     """
@@ -136,7 +135,7 @@ def detect_upright(image: np.ndarray) -> tuple[np.ndarray, FaceAnalysis, int]:
         faces, eyes = find_faces(view)
         if not faces:
             continue
-        upright = (turns + _turns_to_upright(view, faces[0], eyes[0])) % 4
+        upright = (turns + _turns_to_upright(view, faces[0])) % 4
         if upright != turns:
             faces, eyes = find_faces(_turn(small, upright))
             if not faces:
@@ -155,11 +154,9 @@ def _turn(image: np.ndarray, turns: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns % 4 else image
 
 
-def _turns_to_upright(image: np.ndarray, box: Box, eyes: np.ndarray) -> int:
-    """Quarter turns that bring this face upright: the eye line says which
-    side is up, give or take half a turn, and the judge settles that half."""
-    (lx, ly), (rx, ry) = eyes
-    turns = round(math.degrees(math.atan2(ry - ly, rx - lx)) / 90.0) % 4
+def _turns_to_upright(image: np.ndarray, box: Box) -> int:
+    """Quarter turns that bring this face upright: the judge sees the face's crop
+    turned each way and picks the surest upright face."""
     cx, cy = box.centre
     scale = _JUDGE_SIDE / (_JUDGE_CONTEXT * max(box.width, box.height, 1.0))
     matrix = np.float32(
@@ -169,17 +166,22 @@ def _turns_to_upright(image: np.ndarray, box: Box, eyes: np.ndarray) -> int:
         image, matrix, (_JUDGE_SIDE, _JUDGE_SIDE), flags=cv2.INTER_AREA,
         borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
-    crop = _turn(crop, turns)
-    if _judge(_turn(crop, 2)) > _judge(crop):
-        turns += 2
-    return turns % 4
+    scores = [_judge(_turn(crop, turns)) for turns in range(4)]
+    return int(np.argmax(scores))
 
 
 def _judge(crop: np.ndarray) -> float:
-    """The short-range model's best confidence that ``crop`` holds an upright face."""
+    """The short-range model's best confidence in an upright face in ``crop``: a
+    face whose eye line is within 45 degrees of level (one on its side is found
+    too, eye line steep; one upside down is found level, but less surely)."""
     with _lock:
         result = _detector(SHORT_RANGE, 0.2).process(crop)
-    return max((d.score[0] for d in result.detections or []), default=0.0)
+    best = 0.0
+    for detection in result.detections or []:
+        right, left = detection.location_data.relative_keypoints[:2]
+        if abs(left.y - right.y) < abs(left.x - right.x):  # under 45 degrees
+            best = max(best, detection.score[0])
+    return best
 
 
 def require_usable_face(analysis: FaceAnalysis, min_height: float, min_px: float) -> None:

@@ -288,3 +288,21 @@ def test_a_big_photo_is_searched_small_and_measured_full_size():
     assert analysis.dominant.centre[0] == pytest.approx(3 * box.centre[0], rel=0.03)
     assert analysis.landmarks is not None
     assert analysis.landmarks[FOREHEAD, 1] < analysis.landmarks[CHIN, 1]
+
+
+@pytest.mark.parametrize("name", PORTRAITS + DISTANT)
+def test_every_fixture_on_its_side_or_upside_down_is_turned_upright(name):
+    photo = photo_array(name)
+    for turns in (1, 2, 3):
+        turned, analysis, back = detect_upright(np.ascontiguousarray(np.rot90(photo, turns)))
+        assert analysis.face_detected and (turns + back) % 4 == 0, (name, turns)
+        assert np.array_equal(turned, photo)
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_every_portrait_darkened_to_012_is_accepted_with_a_warning(name):
+    dark = (photo_array(name) * 0.12).astype(np.uint8)
+    result = analyse(encode(dark))
+    assert result.refusal is None, result.refusal
+    assert "low_light" in result.warnings
+    assert result.input_quality_score < analyse(photo_bytes(name)).input_quality_score
