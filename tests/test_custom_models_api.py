@@ -494,3 +494,34 @@ def test_a_style_needs_50_to_200_examples(acme):
     response = post_json(api, "/v1/avatar/generate", body)
     assert (response.status_code, response.json()["code"]) == (409, "style_not_ready")
     assert not Job.objects.exists() and balance(account) == 100
+
+
+# ---- the diffusion engine, on a tiny randomly initialised pipeline
+
+
+@pytest.fixture
+def tiny_diffusion(settings, tmp_path):
+    from generation.engines.diffusion.tiny import build_tiny_pipeline
+
+    settings.DIFFUSION_MODEL_DIR = str(build_tiny_pipeline(tmp_path / "tiny-sd"))
+    settings.DIFFUSION_TRAIN_STEPS = 4
+    settings.DIFFUSION_INFERENCE_STEPS = 2
+    settings.DIFFUSION_RESOLUTION = 64
+
+
+def test_the_diffusion_engine_trains_and_draws_through_the_api(acme, tiny_diffusion):
+    account, api = acme
+    body = {"type": "man", "images_base64": b64(variants(PERSON, 5)), "engine": "diffusion"}
+    response = post_json(api, MODELS, body)
+    assert response.status_code == 202, response.content
+    assert response.json()["engine"] == "diffusion"
+    model_id = response.json()["model_id"]
+    trained, _ = wait_until_finished(api, f"{MODELS}/{model_id}", timeout=300)
+    assert trained["status"] == "DONE" and trained["engine"] == "diffusion", trained
+    request = {"prompt": "portrait", "style": "editorial", "count": 1, "seed": 5}
+    inference = post_json(api, f"{MODELS}/{model_id}/inferences", {"requests": [request]})
+    url = f"{MODELS}/{model_id}/inferences/{inference.json()['inference_id']}"
+    result, _ = wait_until_finished(api, url, timeout=300)
+    assert result["status"] == "DONE", result
+    assert [avatar["engine"] for avatar in result["avatars"]] == ["diffusion"]
+    assert balance(account) == 100 - TRAINING_PRICE - 1

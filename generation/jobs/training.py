@@ -148,7 +148,12 @@ def look_for(params: dict) -> CustomLook | None:
 
 
 def training_settings() -> TrainingSettings:
-    return TrainingSettings(diffusion_model_dir=settings.DIFFUSION_MODEL_DIR)
+    return TrainingSettings(
+        diffusion_model_dir=settings.DIFFUSION_MODEL_DIR,
+        train_steps=settings.DIFFUSION_TRAIN_STEPS,
+        inference_steps=settings.DIFFUSION_INFERENCE_STEPS,
+        resolution=settings.DIFFUSION_RESOLUTION,
+    )
 
 
 def engines() -> list[str]:
