@@ -9,6 +9,7 @@ immutable style versions the same way.
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import json
 import math
@@ -80,12 +81,28 @@ def requires_credit(licence: License | None) -> bool:
     return licence is not None and licence.name.upper().startswith("CC BY")
 
 
-class DiceBearStyle:
-    """A validated DiceBear definition with its option descriptor, built once."""
+class PublishedStyle(Style):
+    """A dicebear-core Style for a definition already validated when it was
+    published: JSON Schema validation of the larger definitions takes seconds,
+    and a stored version never changes. Relies on dicebear-core 10.7's
+    constructor (pinned); the byte-identity tests hold it to the library's
+    own output."""
 
-    def __init__(self, definition: dict[str, Any]) -> None:
+    def __init__(self, data: Any) -> None:
+        self._data = copy.deepcopy(data)
+        self._meta = self._canvas = self._components = self._colors = None
+        self._validate_aliases()
+
+
+class DiceBearStyle:
+    """A DiceBear definition with its option descriptor, built once.
+
+    published: the definition was validated when it was stored (skip the
+    schema check); otherwise it is validated here, as the admin does."""
+
+    def __init__(self, definition: dict[str, Any], *, published: bool = False) -> None:
         self.definition = definition
-        self.style = Style(definition)
+        self.style = PublishedStyle(definition) if published else Style(definition)
         self.fields: dict[str, dict[str, Any]] = OptionsDescriptor(self.style).to_json()
         self.draws_initials = _uses_initials(definition)
 
@@ -221,7 +238,7 @@ def compiled(definition: dict[str, Any], digest: str) -> DiceBearStyle:
     definition is used as given: DiceBear draws by the order of its keys."""
     style = _COMPILED.get(digest)
     if style is None:
-        style = _COMPILED[digest] = DiceBearStyle(definition)
+        style = _COMPILED[digest] = DiceBearStyle(definition, published=True)
     return style
 
 

@@ -1,11 +1,55 @@
 """Pages: the style gallery (what `make run` opens on)."""
 
+from dataclasses import dataclass, field
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from generation.admin import SAMPLE_NAMES
+from generation.avatars import renderer_of
+from generation.identity.dicebear import License, license_of, requires_credit
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
 from generation.models import Palette, Style
+
+CATEGORY_ORDER = ("faces", "characters", "initials", "icons", "abstract", "geometric")
+SOURCES = (("own", "The service's own styles"), ("dicebear", "DiceBear styles"))
+
+
+@dataclass
+class GalleryStyle:
+    style: Style
+    license: License | None
+    credit: bool  # the licence asks for its credit line wherever the style is shown
+
+
+@dataclass
+class Group:
+    title: str
+    categories: list[tuple[str, list[GalleryStyle]]] = field(default_factory=list)
+
+
+def grouped(styles: list[Style]) -> list[Group]:
+    """Styles by source (own, DiceBear), then by category."""
+    groups = []
+    for source, title in SOURCES:
+        by_category: dict[str, list[GalleryStyle]] = {}
+        for style in styles:
+            if renderer_of(style.current_version) != source:
+                continue
+            licence = license_of(style.current_version.definition)
+            entry = GalleryStyle(style, licence, requires_credit(licence))
+            by_category.setdefault(style.category, []).append(entry)
+        order = sorted(
+            by_category,
+            key=lambda c: (
+                c not in CATEGORY_ORDER,
+                CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 0,
+                c,
+            ),
+        )
+        if by_category:
+            groups.append(Group(title, [(c, by_category[c]) for c in order]))
+    return groups
 
 
 def gallery(request: HttpRequest) -> HttpResponse:
@@ -18,7 +62,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     seeds = [name] if name else list(SAMPLE_NAMES[:8])
     styles = Style.objects.filter(is_active=True).exclude(current_version=None)
     context = {
-        "styles": styles.select_related("current_version"),
+        "groups": grouped(list(styles.select_related("current_version"))),
         "seeds": seeds,
         "name": name,
         "palette": palette,
