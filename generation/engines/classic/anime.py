@@ -73,7 +73,7 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     face = draw_eyes(portrait, face, offset, intensity)
     face = ink_features(portrait, face, offset)
     art[rows, cols] = to_uint8(face)
-    cover = min(0.55 + 0.6 * intensity, 1.0)
+    cover = min(0.5 + 0.5 * intensity, 1.0)
     return cv2.addWeighted(portrait.image, 1.0 - cover, art, cover, 0.0)
 
 
@@ -233,7 +233,7 @@ def hair_region(
     head = np.sqrt(((x - cx) / (0.85 * width)) ** 2 + ((y - cy + 0.2 * height) / height) ** 2)
     zone = np.clip((1.05 - head) / 0.1, 0.0, 1.0) * (y < cy + 0.35 * height)
     face = _half(FaceMasks(portrait).region("FACEMESH_FACE_OVAL", grow=1.02), smooth.shape)
-    hair = zone * person * (1.0 - skin) * (1.0 - face)
+    hair = zone * person * (1.0 - np.clip(skin * 2.0, 0.0, 1.0)) * (1.0 - face)
     hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(hair, (0, 0), 1.0)
 
@@ -265,7 +265,7 @@ def paint_hair(portrait: Portrait, smooth: np.ndarray, hair: np.ndarray) -> np.n
     band = np.clip((radius - (0.66 - teeth)) / 0.02, 0.0, 1.0) * np.clip(
         (0.8 - radius) / 0.02, 0.0, 1.0
     )
-    band *= (dy < -0.1) * np.clip(1.0 - np.abs(dx) * 0.9, 0.0, 1.0)
+    band *= (dy < -0.1) * np.clip(1.0 - np.abs(dx) * 0.9, 0.0, 1.0) * (hair > 0.8)
     return blend(painted, light, band * 0.8)
 
 
@@ -365,9 +365,8 @@ def ink_features(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np
         cv2.polylines(strokes, [path], False, value, thickness, cv2.LINE_AA, shift=2)
 
     for upper, lower in zip(UPPER_LIDS, LOWER_LIDS, strict=True):
-        line(upper, 1 / 30)
-        line(upper[-4:], 1 / 22)  # heavier towards the inner corner... and
-        line(upper[:4], 1 / 20)  # the outer corner, where the lashes gather
+        line(upper, 1 / 42)
+        line(upper[:4], 1 / 30)  # heavier at the outer corner, where the lashes gather
         outer = portrait.landmarks[upper[0]]
         inner = portrait.landmarks[upper[-1]]
         flick = (
@@ -376,13 +375,16 @@ def ink_features(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np
         cv2.line(strokes, _pt(outer - offset), _pt(flick - offset), 1.0,
                  max(int(width / 40), 1), cv2.LINE_AA, shift=2)  # fmt: skip
         line(lower[:5], 1 / 140, 0.7)
-    brow_colour = np.zeros_like(strokes)
+    brows = np.zeros_like(strokes)
     for upper, lower in BROWS:
-        cv2.fillPoly(brow_colour, [_path(portrait, upper + lower[::-1], offset)], 1.0,
+        cv2.fillPoly(brows, [_path(portrait, upper + lower[::-1], offset)], 1.0,
                      cv2.LINE_AA, shift=2)  # fmt: skip
     line(JAW[3:-3], 1 / 150, 0.75)
     line(NOSE, 1 / 140, 0.6)
     line(MOUTH_LINE, 1 / 110, 0.85)
     strokes = cv2.GaussianBlur(strokes, (0, 0), max(portrait.size / 1600, 0.5))
-    face = blend(face, INK, np.clip(strokes, 0.0, 1.0))
-    return blend(face, INK * 1.3, cv2.GaussianBlur(brow_colour, (0, 0), 0.8) * 0.85)
+    # Brows are painted in their own colour, deepened: blond brows stay blond.
+    brows = cv2.GaussianBlur(brows, (0, 0), 0.8)
+    own = np.median(face[brows > 0.8], axis=0) if (brows > 0.8).any() else INK
+    face = blend(face, own * 0.7 + INK * 0.15, brows * 0.85)
+    return blend(face, INK, np.clip(strokes, 0.0, 1.0))
