@@ -227,3 +227,12 @@ def test_an_admin_sets_an_accounts_face_floor(admin_client):
         account.full_clean()
     account.min_face_height = 0.35
     account.full_clean()
+
+
+def test_an_account_with_too_many_downloads_in_flight_waits_then_gets_429(acme, settings):
+    account, api = acme
+    settings.FETCH_CONCURRENCY_PER_ACCOUNT = 0  # every slot of the account taken
+    response = check(api, image_url="http://127.0.0.1:9/me.jpg")
+    assert response.status_code == 429 and response.json()["code"] == "too_many_fetches"
+    assert response["Retry-After"]
+    assert stored_nothing(account, settings)

@@ -2,19 +2,24 @@
 
 Runs only LoadPhoto, exposure, FaceDetect, the content check and the input
 quality score (``PortraitPipeline.analyse``, the code generate runs), in the
-request: no job, no stored photo or file, no credit reserved or spent.
+request: no job, no stored photo or file, no credit reserved or spent. An
+image_url is fetched as generate fetches it: in the fetch pool, a few at a
+time per account (generation/photo_fetch.py).
 """
 
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from accounts.models import PlatformAccount
 from generation.api.auth import API_KEY_AUTH
-from generation.api.portraits import ErrorOut, photo_bytes
+from generation.api.portraits import ErrorOut, fetch_refused, photo_bytes
 from generation.errors import ApiError
+from generation.intake import IntakeError
 from generation.jobs.worker import pipeline
-from generation.off_loop import in_pool
+from generation.off_loop import off_loop
+from generation.photo_fetch import fetch_photo
 from generation.portrait.errors import PortraitError
-from generation.portrait.presets import get_platform
+from generation.portrait.presets import Platform, get_platform
 
 router = Router(tags=["portrait avatars"])
 
@@ -49,10 +54,10 @@ class PhotoCheckOut(Schema):
     "/check",
     auth=API_KEY_AUTH,
     summary="Check a photo as generate would: face, quality, warnings or refusal; free",
-    response={200: PhotoCheckOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut},
-)
-@in_pool
-def check_photo(request: HttpRequest, body: PhotoCheckIn) -> dict:
+    response={200: PhotoCheckOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 422: ErrorOut,
+              429: ErrorOut},
+)  # fmt: skip
+async def check_photo(request: HttpRequest, body: PhotoCheckIn) -> dict:
     """A photo generate would refuse is still a 200, with `accepted: false` and the
     refusal's code; a request with no readable image is a 4xx error."""
     account = request.auth
@@ -60,7 +65,19 @@ def check_photo(request: HttpRequest, body: PhotoCheckIn) -> dict:
         platform = get_platform(body.platform or account.default_platform)
     except PortraitError as exc:
         raise ApiError(400, exc.code, exc.message) from None
-    data = photo_bytes(body.image_url, body.image_base64)
+    fetched = None
+    if body.image_url and not body.image_base64:
+        try:
+            fetched = await fetch_photo(account.pk, body.image_url)
+        except IntakeError as exc:
+            raise fetch_refused(exc) from None
+    return await off_loop(_analyse, account, platform, body, fetched)
+
+
+def _analyse(
+    account: PlatformAccount, platform: Platform, body: PhotoCheckIn, fetched: bytes | None
+) -> dict:
+    data = photo_bytes(body.image_url, body.image_base64, fetched)
     try:
         analysis = pipeline().analyse(data, platform.name, account.min_face_height)
     except PortraitError as exc:  # decodes no further than its header: truncated, corrupt
