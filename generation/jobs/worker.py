@@ -35,7 +35,7 @@ from generation.off_loop import reused_connections
 from generation.offers import record_offered
 from generation.photo_input import fetch_policy
 from generation.portrait.errors import PortraitError
-from generation.portrait.pipeline import STAGES, PortraitPipeline
+from generation.portrait.pipeline import STAGES, AvatarResult, PortraitPipeline
 from generation.portrait.pipeline import AvatarRequest as PortraitRequest
 from generation.portrait.safety import safety_classifier
 
@@ -55,6 +55,13 @@ def pipeline() -> PortraitPipeline:
     return _pipeline
 
 
+def generate_here(photo: bytes, request: PortraitRequest) -> AvatarResult:
+    """Run the pipeline in this process now, one at a time with the jobs (a
+    page's preview: nothing queued, stored or charged)."""
+    with _pipeline_lock:
+        return pipeline().generate(photo, request)
+
+
 def portrait_request(job: Job) -> PortraitRequest:
     params = job.params
     palette = params.get("palette")
@@ -67,6 +74,7 @@ def portrait_request(job: Job) -> PortraitRequest:
         likeness_threshold=params.get("likeness_threshold"),
         min_face_height=params.get("min_face_height"),
         seed=params.get("seed"),
+        size=params.get("size"),  # a page's preview: the size it is kept at
         request_id=job.request_id or str(job.pk),
         look=look_for(params),
     )

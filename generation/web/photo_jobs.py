@@ -24,6 +24,7 @@ from generation.jobs.source_photo import cached_photo, discard_cached_input, sha
 from generation.models import Job
 from generation.offers import NotOffered, record_regenerated
 from generation.portrait.styles import BACKGROUNDS, STYLES
+from generation.profile_avatars import STORED_SIDE
 
 OWNER_KEY = "preview_owner"
 LOOKS = list(product(STYLES, BACKGROUNDS))  # (style, background) pairs regenerate cycles
@@ -56,6 +57,7 @@ def _params(owner: str, style: str, background: str | None) -> dict:
     return {
         "style": style,
         "platform": settings.SIGNUP_PLATFORM,
+        "size": STORED_SIDE,  # what a kept AI avatar is stored at: twice as fast as 800 px
         "palette": None,
         "background": background,
         "likeness_threshold": None,

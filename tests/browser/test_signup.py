@@ -1,95 +1,20 @@
-"""Signup in headless Chromium against a real server: `python -m avatarsite.serve`
-in its own process on a free port (a listening socket it inherits), with
-its own database and media folder. Once with the embedded defaults (SQLite,
+"""Signup in headless Chromium against a real server (tests.live_stack: `python
+-m avatarsite.serve` in its own process on a free port, with its own database
+and media folder). Once with the embedded defaults (SQLite,
 in-memory layer, in-process worker), once with PostgreSQL, Redis and a
 separate `manage.py runworker avatar-jobs` process. A screenshot per step."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.live_stack import Stack
 from tests.service_helpers import PHOTOS, require_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 60_000
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("TEST_SIGNUP_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-
-def manage(env: dict, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-
-
-def wait_until_serving(url: str, processes: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, f"{process.args} exited with {process.returncode}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
-
-
-class Stack:
-    """A server (and optionally a worker process) with its own settings."""
-
-    def __init__(self, tmp_path: Path, env: dict, worker: bool) -> None:
-        self.env = {
-            **os.environ,
-            "AVATAR_VAR_DIR": str(tmp_path / "var"),
-            "MEDIA_ROOT": str(tmp_path / "media"),
-            "DJANGO_SECRET_KEY": "signup-browser-test-" + uuid.uuid4().hex,
-            "AVATAR_SEED_SECRET": "signup-browser-seed",
-            "LOG_LEVEL": "WARNING",
-            **env,
-        }
-        manage(self.env, "migrate", "--noinput")
-        manage(self.env, "load_identity_defaults")
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(128)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        fd = self.listener.fileno()
-        self.processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "avatarsite.serve", "--fd", str(fd),
-                 "avatarsite.asgi:application"],
-                cwd=ROOT, env=self.env, pass_fds=[fd],
-            )
-        ]  # fmt: skip
-        if worker:
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, "manage.py", "runworker", "avatar-jobs"],
-                    cwd=ROOT,
-                    env=self.env,
-                )
-            )
-        wait_until_serving(self.url + "/signup/", self.processes)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.listener.close()
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def test_photo_preview_runs_uncharged_on_the_queue_and_regenerates_without_uploa
         assert f'data-testid="{testid}"' in panel
     assert "likeness" in panel and "hx-trigger" not in panel
     ai = client.get(f"/preview/jobs/{job.pk}/ai.png")
-    assert Image.open(io.BytesIO(ai.content)).size == (800, 800)
+    assert Image.open(io.BytesIO(ai.content)).size == (512, 512)  # the kept size
     original = client.get(f"/preview/jobs/{job.pk}/original")
     assert original.content == (PHOTOS / "obama2.jpg").read_bytes()
     assert original["Content-Type"] == "image/jpeg"
