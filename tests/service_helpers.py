@@ -1,7 +1,9 @@
 """Shared helpers for the generation service tests."""
 
 import base64
+import io
 import json
+import zipfile
 from pathlib import Path
 
 from django.test import Client
@@ -15,6 +17,14 @@ PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 
 def photo_b64(name: str = "obama2.jpg") -> str:
     return base64.b64encode((PHOTOS / name).read_bytes()).decode()
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
 
 
 def make_account(name: str = "acme", credits: int = 10, **fields) -> tuple[PlatformAccount, str]:

@@ -24,7 +24,6 @@ tolerance is KNOWN_UNDOCUMENTED (API bugs found here, listed in the printed summ
 import base64
 import io
 import json
-import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ from generation.models import Batch, IdentityAvatar, Job, Palette, Style
 from generation.portrait.presets import PLATFORMS
 from generation.portrait.styles import BACKGROUNDS, STYLES
 from tests.openapi_refs import unresolvable_refs
-from tests.service_helpers import make_account
+from tests.service_helpers import make_account, zip_of
 
 MAX_EXAMPLES = 20  # per operation and pass; the whole test stays well under a minute
 UPLOAD_LIMIT = 256 * 1024  # DATA_UPLOAD_MAX_MEMORY_SIZE for the run: bodies beyond it stay cheap
@@ -258,14 +257,6 @@ def near_miss_batch_bodies() -> st.SearchStrategy[dict]:
             "style_intensity": st.none() | st.floats(-1, 2, allow_nan=False),
         },
     )
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 PHOTO = base64.b64decode(PHOTO_B64[0])

@@ -10,7 +10,14 @@ import pytest
 from accounts.credits import balance
 from accounts.models import Seat
 from generation.models import Batch, Job
-from tests.service_helpers import PHOTOS, client_for, make_account, photo_b64, post_json
+from tests.service_helpers import (
+    PHOTOS,
+    client_for,
+    make_account,
+    photo_b64,
+    post_json,
+    zip_of,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BATCH = "/v1/avatar/batch"
@@ -22,14 +29,6 @@ def wait_done(api, batch_id: str, seconds: float = 90) -> dict:
         assert time.monotonic() < deadline, status
         time.sleep(0.25)
     return status
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def test_json_batch_with_credits_results_and_zip(settings):
