@@ -267,12 +267,13 @@ def accept(
     URL may have expired), and so does one the full queue would refuse."""
     account = request.auth
     key = idempotency_key(request)
-    digest = request_digest(body)
+    digest = request_digest(body) if key else ""  # only a keyed call can be replayed
     lookup_first = body.image_url or body.source_job  # a retry must not need the source again
     if lookup_first and (existing := jobs.find_idempotent(account, key)) is not None:
         return replayed(existing, digest), False
     params = portrait_params(account, body)
-    params["request_digest"] = digest
+    if digest:
+        params["request_digest"] = digest
     source = None
     if body.source_job:
         photo, source = source_job_photo(account, body)
@@ -524,6 +525,7 @@ def batch_payload(request: HttpRequest, batch: Batch) -> dict:
         402: ErrorOut,
         413: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
     },  # fmt: skip
     openapi_extra=_BATCH_DOC,
 )
