@@ -59,29 +59,34 @@ def keep_subject(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     side = mask.shape[0]
     scale = side / portrait.size
     own = _figure(side, portrait.face_box, scale)
-    ours = (mask > 0.5) & (own <= 1.0)
+    # Where another person is nearly as near, the body fades out rather than being cut.
+    share = np.ones((side, side), np.float32)
     for other in portrait.others:
-        ours &= own <= _figure(side, other, scale)
-    ours = ours.astype(np.uint8)
+        margin = _figure(side, other, scale) - own
+        share = np.minimum(share, np.clip(margin / 0.3 + 0.5, 0.0, 1.0))
+    ours = ((mask > 0.5) & (own <= 1.0) & (share > 0.5)).astype(np.uint8)
     count, labels = cv2.connectedComponents(cv2.dilate(ours, np.ones((3, 3), np.uint8)))
     cx, cy = (min(max(int(v * scale), 0), side - 1) for v in portrait.face_box.centre)
     if count > 1 and labels[cy, cx]:
         ours &= (labels == labels[cy, cx]).astype(np.uint8)
     region = cv2.dilate(ours.astype(np.float32), np.ones((5, 5), np.uint8))
-    return cv2.GaussianBlur(region, (0, 0), 1.5)
+    return cv2.GaussianBlur(region, (0, 0), 1.5) * cv2.GaussianBlur(share, (0, 0), 2.0)
 
 
 def _figure(side: int, face: Box, scale: float) -> np.ndarray:
     """How far each pixel of a ``side`` grid lies from a person's figure: <= 1 inside.
 
-    The head is an ellipse around the face with room for big hair; below the
-    chin the body widens quickly to the shoulders and goes on down.
+    The head is an egg around the face, with room for big hair above the eyes
+    and narrowing to the ears and jaw (a neighbour's head beside the cheek is
+    not ours); below the chin the body widens quickly to the shoulders.
     """
     axis = np.arange(side, dtype=np.float32) + 0.5
     x, y = axis[None, :], axis[:, None]
     cx, cy = (v * scale for v in face.centre)
     fw, fh = max(face.width, 1.0) * scale, max(face.height, 1.0) * scale
-    head = np.sqrt(((x - cx) / (0.8 * fw)) ** 2 + ((y - cy + 0.15 * fh) / (1.05 * fh)) ** 2)
+    narrowing = np.clip((y - (cy - 0.1 * fh)) / (0.6 * fh), 0.0, 1.0)
+    half_width = fw * (0.82 - 0.2 * narrowing)
+    head = np.sqrt(((x - cx) / half_width) ** 2 + ((y - cy + 0.15 * fh) / (1.05 * fh)) ** 2)
     below = np.maximum(y - (cy + 0.55 * fh), 0.0) / fh
     reach = fw * (0.6 + np.minimum(2.8 * below, 2.2))
     body = np.where(below > 0, np.abs(x - cx) / reach, np.inf)

@@ -48,14 +48,18 @@ def test_a_text_file_named_jpg_is_not_an_image(tmp_path):
 
 
 def test_contact_sheet_has_a_tile_per_photo_and_style(tmp_path):
-    out = tmp_path / "sheet.png"
+    from generation.management.commands.portrait_contact_sheet import HARD_CASES
+
+    out, hard = tmp_path / "sheet.png", tmp_path / "hard.png"
     call_command(
         "portrait_contact_sheet",
         photos=PHOTOS,
         names=["obama_small.jpg", "coffee.png"],
         out=out,
+        hard_out=hard,
         tile=120,
         stdout=io.StringIO(),
     )
     sheet = Image.open(out)
     assert sheet.size == (4 * 120, 28 + 2 * 120)
+    assert Image.open(hard).size == (4 * 120, 28 + len(HARD_CASES) * 120)

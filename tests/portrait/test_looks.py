@@ -7,37 +7,19 @@ import numpy as np
 import pytest
 
 from generation.imaging.state import Box
+from generation.management.commands.portrait_contact_sheet import (
+    cut_at_chin,
+    side_by_side,
+    tight_crop,
+)
 from generation.portrait.align import align_face
-from generation.portrait.face import CHIN, FOREHEAD, detect_faces
+from generation.portrait.face import detect_faces
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
 
-from .conftest import photo_array
+from .conftest import PHOTOS, photo_array
 
 SIZE = 600
-
-
-def cut_at_chin(name: str) -> np.ndarray:
-    """The photo stopped just below the chin: no neck, no shoulders."""
-    image = photo_array(name)
-    marks = detect_faces(image).landmarks
-    bottom = marks[CHIN, 1] + 0.05 * (marks[CHIN, 1] - marks[FOREHEAD, 1])
-    return np.ascontiguousarray(image[: int(bottom)])
-
-
-def side_by_side() -> np.ndarray:
-    """two_people.jpg with the gap between them taken out: shoulder to shoulder."""
-    image = photo_array("two_people.jpg")
-    return np.ascontiguousarray(np.concatenate([image[:, :450], image[:, 770:]], axis=1))
-
-
-def tight_crop() -> np.ndarray:
-    """A close-up that leaves little beyond the face on either side."""
-    image = photo_array("lin-manuel-miranda.png")
-    height, width = image.shape[:2]
-    return np.ascontiguousarray(
-        image[int(height * 0.1) : int(height * 0.85), int(width * 0.25) : int(width * 0.75)]
-    )
 
 
 def portrait_of(image: np.ndarray):
@@ -45,7 +27,7 @@ def portrait_of(image: np.ndarray):
 
 
 def test_photo_cut_at_the_chin_tightens_instead_of_a_floating_head():
-    portrait = portrait_of(cut_at_chin("biden2.jpg"))
+    portrait = portrait_of(cut_at_chin(PHOTOS))
     rows_with_person = (portrait.matte > 0.5).any(axis=1)
     assert rows_with_person[-int(SIZE * 0.03) :].all()  # no empty band under the head
     face_height = portrait.face_box.height / SIZE
@@ -54,8 +36,7 @@ def test_photo_cut_at_the_chin_tightens_instead_of_a_floating_head():
 
 @pytest.mark.parametrize("make", [cut_at_chin, tight_crop], ids=["chin", "tight"])
 def test_where_the_photo_ends_the_person_fades_out_softly(make):
-    image = make("biden2.jpg") if make is cut_at_chin else make()
-    portrait = portrait_of(image)
+    portrait = portrait_of(make(PHOTOS))
     # The person never shows more than the fall-off towards the photo's end lets through,
     # and that fall-off is gentle (at most 3% per pixel): no hard cut, no smear.
     assert (portrait.matte <= portrait.inside + 1e-6).all()
@@ -72,7 +53,7 @@ def _box_mask(box: Box, size: int) -> np.ndarray:
 
 
 def test_group_photo_keeps_only_the_chosen_person():
-    image = side_by_side()
+    image = side_by_side(PHOTOS)
     analysis = detect_faces(image)
     assert analysis.face_count == 2
     portrait = portrait_of(image)
