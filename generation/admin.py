@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -25,12 +25,15 @@ from generation.identity.seed import derive_seed
 from generation.identity.style import StyleDefinitionError, compile_definition
 from generation.models import (
     AvatarOffer,
+    CustomStyle,
     IdentityAvatar,
     Palette,
     PaletteMapping,
     PaletteVersion,
+    ProfileAvatar,
     Style,
     StyleVersion,
+    SubjectModel,
 )
 from generation.offer_chart import rate_chart
 from generation.offers import offers_since
@@ -295,6 +298,28 @@ class IdentityAvatarAdmin(admin.ModelAdmin):
         )
 
 
+@admin.register(ProfileAvatar)
+class ProfileAvatarAdmin(admin.ModelAdmin):
+    """The photo or AI avatar a person picked; deleting one puts them back on
+    their identity avatar (and deletes its files)."""
+
+    list_display = ("user", "avatar", "kind", "style", "created_at")
+    list_filter = ("kind", "style")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "public_id")
+    readonly_fields = ("user", "public_id", "kind", "style", "image", "created_at", "avatar")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="avatar")
+    def avatar(self, record: ProfileAvatar) -> str:
+        return format_html(
+            '<img src="{}" width="48" height="48" alt="">',
+            reverse("profile-avatar", args=[record.public_id, 96]),
+        )
+
+
 CHART_PERIODS = (7, 30, 90, 365)  # days
 
 
@@ -356,3 +381,29 @@ class AvatarOfferAdmin(admin.ModelAdmin):
             "chosen": chosen,
         }
         return TemplateResponse(request, "admin/generation/avataroffer/chart.html", context)
+
+
+class TrainedModelAdmin(admin.ModelAdmin):
+    """Operators see custom models' state; nothing here links one to its photos
+    (the service keeps none). Deleting one deletes its artifact."""
+
+    list_filter = ("status", "engine")
+    search_fields = ("=id", "account__name", "user__username")
+    list_select_related = ("account", "user")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SubjectModel)
+class SubjectModelAdmin(TrainedModelAdmin):
+    list_display = ("id", "subject_type", "status", "engine", "account", "user", "created_at")
+
+
+@admin.register(CustomStyle)
+class CustomStyleAdmin(TrainedModelAdmin):
+    list_display = ("name", "status", "engine", "account", "created_at")
+    search_fields = ("=id", "name", "account__name")

@@ -341,3 +341,16 @@ def test_refusals_on_the_form_post_show_a_message(client, settings):
     page = client.post("/signup/", {"action": "upload", "photo": SimpleUploadedFile("a.jpg", b"x")})
     assert "not a photo we can read" in page.content.decode()
     assert not Job.objects.exists()
+
+
+def test_the_admin_lists_picked_avatars(client):
+    job = started(client)
+    run_jobs()
+    signup(client, "fay", avatar_choice="ai", job=str(job.pk))
+    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    client.force_login(User.objects.get(username="root"))
+    page = client.get("/admin/generation/profileavatar/")
+    picked = ProfileAvatar.objects.get(user__username="fay")
+    assert (
+        page.status_code == 200 and f"/avatars/{picked.public_id}/96.png" in page.content.decode()
+    )
