@@ -278,10 +278,37 @@ def _couple_reference(photo: CheckedPhoto, size: int) -> Reference:
     centre = ((x0 + x1) / 2, (y0 + y1) / 2 + 0.15 * side)
     crop, inside, matrix = _square(photo.image, centre, side, size)
     landmarks = photo.analysis.landmarks @ matrix[:, :2].T + matrix[:, 2]
-    portrait = Portrait(crop, landmarks, _moved(matrix, boxes[0]), inside)
-    portrait = segment_person(portrait)
+    framed = [_moved(matrix, box) for box in boxes]
+    matte = np.maximum.reduce([_person_matte(crop, box) for box in framed]) * inside
+    portrait = Portrait(crop, landmarks, framed[0], inside, matte)
     quality = input_quality_score(photo.image, photo.analysis)
     return Reference(portrait, np.array(photo.embeddings), quality, _smile(portrait))
+
+
+def _person_matte(image: np.ndarray, face: Box) -> np.ndarray:
+    """One person's matte in a group: selfie segmentation of a square around their face.
+
+    The segmenter is made for one person in frame; in a pair it may keep only one of them.
+    """
+    side = 5.0 * max(face.width, face.height)
+    cx, cy = face.centre
+    work = 384
+    crop, inside, matrix = _square(image, (cx, cy + 1.6 * face.height), side, work)
+    outline = _moved(matrix, face)
+    corners = np.array(
+        [
+            [outline.x, outline.y],
+            [outline.x + outline.width, outline.y],
+            [outline.x, outline.y + outline.height],
+            [outline.x + outline.width, outline.y + outline.height],
+        ],
+        np.float32,
+    )
+    matte = segment_person(Portrait(crop, corners, outline, inside)).matte
+    assert matte is not None
+    back = cv2.invertAffineTransform(matrix)
+    size = image.shape[1::-1]
+    return cv2.warpAffine(matte, back, size, flags=cv2.INTER_LINEAR, borderValue=0)
 
 
 def _pet_reference(photo: CheckedPhoto, subject_type: str, size: int) -> Reference:

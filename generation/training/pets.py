@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 from generation.imaging.state import Box
-from generation.portrait.face import find_faces
 
 _CAT_CASCADES = ("haarcascade_frontalcatface_extended.xml", "haarcascade_frontalcatface.xml")
 _DETECT_SIDE = 640  # photos are searched at most this large
@@ -50,8 +49,8 @@ def find_cat_faces(image: np.ndarray) -> list[Box]:
     """Cat faces (largest first) in an RGB uint8 image, in its pixels.
 
     Both of OpenCV's cat-face cascades look at the photo as it is, mirrored, and
-    histogram-equalised. The cascades also fire on people: a box on a human face
-    (MediaPipe sees one there) is not a cat, and a photo whose largest face is human has
+    histogram-equalised. The cascades also fire on people: a box on a human face (dlib's
+    HOG detector sees one there) is not a cat, and a photo whose largest face is human has
     no cat face to train on.
     """
     small, scale = _shrunk(image, _DETECT_SIDE)
@@ -70,12 +69,29 @@ def find_cat_faces(image: np.ndarray) -> list[Box]:
                         found.append(Box(x / scale, y / scale, w / scale, h / scale))
     if not found:
         return []
-    people, _ = find_faces(image)
+    people = _human_faces(small, scale)
     cats = [box for box in found if not any(_overlap(box, person) > 0.2 for person in people)]
     cats.sort(key=lambda b: b.area, reverse=True)
     if not cats or (people and people[0].area > cats[0].area):
         return []
     return cats
+
+
+@cache
+def _human_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def _human_faces(small: np.ndarray, scale: float) -> list[Box]:
+    """Human faces by dlib's HOG detector (MediaPipe's also takes a cat for a person)."""
+    with _lock:
+        found = _human_detector()(small, 1)
+    boxes = [
+        Box(r.left() / scale, r.top() / scale, r.width() / scale, r.height() / scale) for r in found
+    ]
+    return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
 def _overlap(a: Box, b: Box) -> float:

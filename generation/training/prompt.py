@@ -5,7 +5,7 @@ lighting and mood, and the list of every other term it could not honour.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -88,6 +88,7 @@ FILLER = frozenset(
     person man woman men women couple people dog puppy cat kitten pet face sks zwx very""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[a-z][a-z'-]*")
+_CLAUSE = re.compile(r"[,.;:!?()\n]+")
 _MAX_WORDS = 3
 
 
@@ -122,18 +123,37 @@ def _lookup(phrase: str) -> tuple[str, object] | None:
 
 
 def _phrases(text: str) -> list[tuple[str, tuple[str, object] | None]]:
-    """The text as known phrases (longest first) and single unknown words, in order."""
-    words = _WORD.findall(text.lower())
-    found, i = [], 0
-    while i < len(words):
-        for length in range(min(_MAX_WORDS, len(words) - i), 0, -1):
-            phrase = " ".join(words[i : i + length])
-            meaning = _lookup(phrase)
-            if meaning or length == 1:
-                found.append((phrase, meaning))
-                i += length
-                break
+    """Known phrases (longest first) and runs of unknown words, in order, clause by clause."""
+    found: list[tuple[str, tuple[str, object] | None]] = []
+    for clause in _CLAUSE.split(text.lower()):
+        words = _WORD.findall(clause)
+        unknown: list[str] = []
+        i = 0
+        while i < len(words):
+            for length in range(min(_MAX_WORDS, len(words) - i), 0, -1):
+                phrase = " ".join(words[i : i + length])
+                meaning = _lookup(phrase)
+                if meaning:
+                    _flush(unknown, found)
+                    found.append((phrase, meaning))
+                    i += length
+                    break
+                if length == 1:
+                    unknown.append(words[i])
+                    i += 1
+        _flush(unknown, found)
     return found
+
+
+def _flush(unknown: list[str], found: list) -> None:
+    """Close a run of unknown words as one term ("wearing a tuxedo"), less filler at its ends."""
+    while unknown and unknown[0] in FILLER:
+        unknown.pop(0)
+    while unknown and unknown[-1] in FILLER:
+        unknown.pop()
+    if unknown:
+        found.append((" ".join(unknown), None))
+    unknown.clear()
 
 
 def plan_prompt(prompt: str, negative_prompt: str = "") -> PromptPlan:
@@ -147,7 +167,7 @@ def plan_prompt(prompt: str, negative_prompt: str = "") -> PromptPlan:
     for text, sign in ((prompt, 1.0), (negative_prompt, -0.5)):
         for phrase, meaning in _phrases(text):
             if meaning is None:
-                if phrase not in FILLER and phrase not in plan.ignored:
+                if phrase not in plan.ignored:
                     plan.ignored.append(phrase)
                 continue
             kind, value = meaning
@@ -168,11 +188,6 @@ def plan_prompt(prompt: str, negative_prompt: str = "") -> PromptPlan:
             plan.honoured.append(phrase)
     plan.grade = tuple(float(v) for v in np.clip(grade, -1.0, 1.0))  # type: ignore[assignment]
     return plan
-
-
-def with_palette(plan: PromptPlan, palette: tuple[str, ...] | None) -> PromptPlan:
-    """The plan with a fallback palette where the prompt named none."""
-    return plan if plan.palette or palette is None else replace(plan, palette=palette)
 
 
 def apply_grade(image: np.ndarray, grade: tuple[float, float, float, float]) -> np.ndarray:
