@@ -40,12 +40,25 @@ class CreditEntryInline(admin.TabularInline):
         return False  # the ledger is append-only: use the "grant credits" action
 
 
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return (("no", "No"), ("yes", "Yes (tombstones)"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(deleted_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(PlatformAccount)
 class PlatformAccountAdmin(admin.ModelAdmin):
     list_display = (
         "name", "default_platform", "seats", "seats_used", "balance", "is_active", "deleted_at"
     )  # fmt: skip
-    list_filter = ("is_active", ("deleted_at", admin.EmptyFieldListFilter))
+    list_filter = ("is_active", DeletedFilter)
     search_fields = ("name",)
     readonly_fields = ("balance", "seats_used", "created_at", "deleted_at")
     inlines = (ApiKeyInline, CreditEntryInline)
@@ -67,8 +80,9 @@ class PlatformAccountAdmin(admin.ModelAdmin):
         return to_delete, counts, perms_needed, protected
 
     def delete_model(self, request, obj: PlatformAccount) -> None:
+        name = obj.name
         super().delete_model(request, obj)
-        self.message_user(request, f"{obj.name}: erased; its credit ledger is kept for accounting.")
+        self.message_user(request, f"{name}: erased; its credit ledger is kept for accounting.")
 
     def delete_queryset(self, request, queryset) -> None:
         count = queryset.count()

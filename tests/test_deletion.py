@@ -124,6 +124,7 @@ def test_deleting_an_account_in_the_admin(busy_account, settings):
     assert confirm.status_code == 200
     assert b"Are you sure" in confirm.content  # not "would require deleting protected"
     assert b"protected" not in confirm.content
+    assert b'data-testid="erasure-note"' in confirm.content  # says the ledger stays
 
     response = client.post(url, {"post": "yes"}, follow=True)
     assert response.status_code == 200
@@ -139,7 +140,8 @@ def test_deleting_accounts_with_the_admin_action(busy_account, settings):
     client = admin_client()
     changelist = "/admin/accounts/platformaccount/"
     chosen = {"action": "delete_selected", "_selected_action": [account.pk]}
-    assert b"Are you sure" in client.post(changelist, chosen).content
+    confirm = client.post(changelist, chosen).content
+    assert b"Are you sure" in confirm and b'data-testid="erasure-note"' in confirm
     response = client.post(changelist, {**chosen, "post": "yes"}, follow=True)
     assert response.status_code == 200
     assert_erased(account, key, before, settings)
