@@ -180,3 +180,16 @@ def test_without_javascript_the_form_still_works(embedded, browser, screenshot):
     page.wait_for_url("**/me/avatar/")
     assert "/avatars/" in page.get_by_test_id("header-avatar").get_attribute("src")
     context.close()
+
+
+def test_without_a_websocket_htmx_polls_for_the_result(embedded, page, screenshot):
+    page.route_web_socket("**/ws/preview/", lambda socket: socket.close())
+    page.goto(embedded.url + "/signup/")
+    page.get_by_test_id("photo-input").set_input_files(str(PHOTOS / "obama2.jpg"))
+    page.get_by_test_id("progress").wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("window.previewSocketLive") is False
+    with page.expect_request("**/preview/jobs/*/", timeout=TIMEOUT_MS):
+        pass  # the panel polls while the job runs
+    page.get_by_test_id("ai-preview").wait_for(timeout=TIMEOUT_MS)
+    wait_for_image(page, "ai-preview")
+    screenshot(page, "signup-polling-ai-version")
