@@ -64,6 +64,7 @@ def keep_subject(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     for other in portrait.others:
         margin = _figure(side, other, scale) - own
         share = np.minimum(share, np.clip(margin / 0.3 + 0.5, 0.0, 1.0))
+    share = np.minimum(share, np.clip((1.12 - own) / 0.24, 0.0, 1.0))  # no hard edge either
     ours = ((mask > 0.5) & (own <= 1.0) & (share > 0.5)).astype(np.uint8)
     count, labels = cv2.connectedComponents(cv2.dilate(ours, np.ones((3, 3), np.uint8)))
     cx, cy = (min(max(int(v * scale), 0), side - 1) for v in portrait.face_box.centre)
@@ -84,8 +85,8 @@ def _figure(side: int, face: Box, scale: float) -> np.ndarray:
     x, y = axis[None, :], axis[:, None]
     cx, cy = (v * scale for v in face.centre)
     fw, fh = max(face.width, 1.0) * scale, max(face.height, 1.0) * scale
-    narrowing = np.clip((y - (cy - 0.1 * fh)) / (0.6 * fh), 0.0, 1.0)
-    half_width = fw * (0.82 - 0.2 * narrowing)
+    narrowing = np.clip((y - (cy - 0.3 * fh)) / (0.45 * fh), 0.0, 1.0)
+    half_width = fw * (0.82 - 0.16 * narrowing)
     head = np.sqrt(((x - cx) / half_width) ** 2 + ((y - cy + 0.15 * fh) / (1.05 * fh)) ** 2)
     below = np.maximum(y - (cy + 0.55 * fh), 0.0) / fh
     reach = fw * (0.6 + np.minimum(2.8 * below, 2.2))
