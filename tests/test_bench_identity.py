@@ -35,13 +35,16 @@ def test_close_pairs_matches_brute_force():
 
 def test_bench_identity_quick_prints_all_sections():
     buf = io.StringIO()
-    call_command("bench_identity", "--quick", "--styles", "identicon", stdout=buf)
+    styles = "identicon,dicebear-identicon"
+    call_command(
+        "bench_identity", "--quick", "--dicebear-ids", "50", "--styles", styles, stdout=buf
+    )
     text = buf.getvalue()
 
     for heading in ("1. Distinctness", "2. Speed", "3. Served latency", "Summary"):
         assert heading in text, text
 
-    pairs = re.search(rf"close = RMS < ({NUMBER}), ({NUMBER}) pairs$", text, re.MULTILINE)
+    pairs = re.search(rf"close = RMS < ({NUMBER}), ({NUMBER}) pairs", text, re.MULTILINE)
     assert pairs, text
     threshold, pair_count = _number(pairs[1]), _number(pairs[2])
     distinct = re.search(
@@ -66,7 +69,7 @@ def test_bench_identity_quick_prints_all_sections():
     assert sum(value < threshold for value in rms) == min(close, len(rms))
 
     speed = re.search(
-        rf"^identicon\s+({NUMBER})\s+>= 10,000/s\s+(OK|MISS)\s+({NUMBER})\s+({NUMBER})"
+        rf"^identicon\s+({NUMBER})\s+-\s+>= 10,000/s\s+(OK|MISS)\s+({NUMBER})\s+({NUMBER})"
         rf"\s+>= 500/s\s+(OK|MISS)"
         rf"\s+-?{NUMBER}$",
         text,
@@ -74,6 +77,17 @@ def test_bench_identity_quick_prints_all_sections():
     )
     assert speed, text
     assert _number(speed[1]) > 0 and _number(speed[3]) > 0 and _number(speed[4]) > 0
+
+    # DiceBear's identicon: timed beside dicebear-core alone, its figures for comparison.
+    core = re.search(
+        rf"^dicebear-identicon\s+({NUMBER})\s+({NUMBER})\s+~ core alone\s+(OK|MISS)"
+        rf"\s+({NUMBER})\s+({NUMBER})\s+>= 500/s\s+INFO",
+        text,
+        re.MULTILINE,
+    )
+    assert core, text
+    assert _number(core[1]) > 0 and _number(core[2]) > 0
+    assert re.search(r"^dicebear-identicon\s+\d+\s+[\d.]+.*\sINFO$", text, re.MULTILINE), text
 
     for label, status in (("GET 200 \\(cached\\)", 200), ("GET 304 \\(If-None-Match\\)", 304)):
         row = re.search(
@@ -86,6 +100,14 @@ def test_bench_identity_quick_prints_all_sections():
         p50, p95, p99 = (_number(row[i]) for i in (2, 3, 4))
         assert 0 < p50 <= p95 <= p99
 
-    summary = re.search(r"^(\d+) OK, (\d+) MISS, (\d+) exempt", text, re.MULTILINE)
+    served = re.findall(r"^URL http://127.0.0.1:\d+(\S+) ", text, re.MULTILINE)
+    assert served == [
+        "/v1/avatars/people/alice.png?size=128",
+        "/v1/avatars/dicebear-lorelei/alice.png?size=128",
+        "/10.x/lorelei/png?seed=alice&size=128",
+    ]
+    summary = re.search(r"^(\d+) OK, (\d+) MISS, (\d+) exempt, (\d+) DiceBear", text, re.M)
     assert summary, text
-    assert sum(int(summary[i]) for i in (1, 2, 3)) == 5  # distinct, SVG, PNG, 200, 304
+    # per style: distinct, SVG, PNG; then 200 and 304 for each of the three served paths
+    assert sum(int(summary[i]) for i in (1, 2, 3, 4)) == 2 * 3 + 3 * 2
+    assert int(summary[4]) == 2  # DiceBear's distinctness and PNG rate
