@@ -19,6 +19,7 @@ urlpatterns = [
     path("files/<str:token>", files.signed_file, name="signed-file"),
     path("metrics", metrics_view, name="metrics"),
     path("models/", include("generation.web.training_urls")),
+    path("team/", include("generation.web.team_urls")),
     path("", include("generation.web.urls")),
     path("10.x/<str:style>/<str:fmt>", dicebear_http.avatar, name="dicebear-avatar"),
     path("v1/", api.urls),

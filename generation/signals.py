@@ -11,7 +11,14 @@ from django.dispatch import receiver
 from accounts import credits
 from generation.avatars import create_identity_avatar, delete_avatar_files
 from generation.jobs.retention import delete_job_files
-from generation.models import CustomStyle, IdentityAvatar, Job, ProfileAvatar, SubjectModel
+from generation.models import (
+    CustomStyle,
+    IdentityAvatar,
+    Job,
+    ProfileAvatar,
+    SubjectModel,
+    TeamMember,
+)
 from generation.web.photo_jobs import OWNER_KEY, end_previews
 
 logger = logging.getLogger(__name__)
@@ -78,3 +85,12 @@ def end_session_previews(sender, request, user, **kwargs) -> None:
     """Signing out ends the session: its unpicked preview photos and results go."""
     if request is not None:
         end_previews(request.session.get(OWNER_KEY))
+
+
+@receiver(post_delete, sender=TeamMember)
+def remove_team_member_files(sender, instance: TeamMember, **kwargs) -> None:
+    """A person taken off a team (or their account erased) takes their kept
+    photo and approved avatar."""
+    for name in (instance.photo.name, instance.avatar.name):
+        if name:
+            default_storage.delete(name)

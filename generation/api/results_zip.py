@@ -37,14 +37,24 @@ class Entry:
 
 
 def results_zip_response(batch: Batch) -> StreamingHttpResponse:
-    """The batch's results as a streamed zip (reads the jobs: call in a pool thread).
+    """The batch's results as a streamed zip (reads the jobs: call in a pool thread)."""
+    entries, manifest = _contents(batch, sized=sizes_known())
+    return zip_response(entries, manifest, f"batch-{batch.pk}.zip")
 
-    On local storage the sizes are known up front (a stat each), so the
+
+def sizes_known() -> bool:
+    """On local storage the sizes are known up front (a stat each), so the
     response has a Content-Length; on S3 they would take a request per avatar
-    before the first byte, so it is sent chunked.
-    """
-    local = isinstance(default_storage, FileSystemStorage)
-    entries, manifest = _contents(batch, sized=local)
+    before the first byte, so it is sent chunked."""
+    return isinstance(default_storage, FileSystemStorage)
+
+
+def zip_response(
+    entries: list[Entry], manifest: list[dict], filename: str
+) -> StreamingHttpResponse:
+    """Stored files and results.json as a streamed zip named `filename`
+    (entries sized when sizes_known())."""
+    local = sizes_known()
     archive = ZipStream(compress_type=ZIP_STORED, sized=local)
     for entry in entries:
         archive.add(_stored_chunks(entry.stored_name), entry.arcname, size=entry.size)
@@ -52,7 +62,7 @@ def results_zip_response(batch: Batch) -> StreamingHttpResponse:
     response = StreamingHttpResponse(_pieces(iter(archive)), content_type="application/zip")
     if local:
         response["Content-Length"] = str(len(archive))
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.zip"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
