@@ -34,8 +34,9 @@ LOOK = "look.npz"
 LUT_POINTS = 17
 SAMPLE_SIDE = 256  # examples are measured at this size
 PALETTE_COLOURS = 8
-PHOTO_EDGES = 0.07  # Canny edge density of an ordinary photo at 256 px
-PHOTO_TEXTURE = 0.022  # mean fine-detail amplitude of an ordinary photo
+PHOTO_EDGES = 0.11  # Canny edge density of an ordinary photo at 256 px
+PHOTO_TEXTURE = 0.026  # mean fine-detail amplitude of an ordinary photo
+ILLUSTRATED = -0.35  # texture below this: flat colour, not a photograph
 NEUTRAL_LIGHTNESS = (0.5, 0.22)  # mean and spread of an ordinary photo's lightness
 NEUTRAL_CHROMA = 14.0  # spread of an ordinary photo's a*/b* (8-bit Lab units)
 MAX_NEURAL_EXAMPLES = 24
@@ -129,7 +130,7 @@ def learn_look(examples: list[np.ndarray], progress: Progress | None = None) -> 
     lightness = float(lab[:, 0].mean()) / 255.0
     base_style = _nearest_style(edges, texture, lightness, float(lab[:, 0].std()) / 255.0)
     style_vector, neural = None, 0.0
-    if edges > 0.25 or texture < -0.4:  # not photographs: the neural model carries more
+    if edges > 0.25 or texture < ILLUSTRATED:  # not photographs: the neural model carries more
         report(progress, 0.6, "learning the neural style embedding")
         picks = small[:: max(len(small) // MAX_NEURAL_EXAMPLES, 1)][:MAX_NEURAL_EXAMPLES]
         style_vector = np.mean([style_embedding(p) for p in picks], axis=0).astype(np.float32)
@@ -268,7 +269,7 @@ def _hex(colour: np.ndarray) -> str:
 
 
 def _nearest_style(edges: float, texture: float, lightness: float, contrast: float) -> str:
-    if edges > 0.25 or texture < -0.4:
+    if edges > 0.25 or texture < ILLUSTRATED:
         return "anime"
     if lightness < 0.38 and contrast > 0.2:
         return "editorial"
