@@ -151,10 +151,12 @@ def enqueue_idempotent(account: PlatformAccount, key: str, **kwargs) -> tuple[Jo
 
 
 def _claim_sql(kind_count: int) -> str:
-    """One statement takes the claimable job of `kind_count` kinds with the
-    lowest queue rank (fair_ranks) and returns its row (less the photo, read
-    as binary): PostgreSQL's SKIP LOCKED lets concurrent workers pass each
-    other; SQLite has one writer anyway."""
+    """One statement takes a job of `kind_count` kinds and returns its row
+    (less the photo, read as binary): one whose worker's lease expired, else
+    the queued one with the lowest queue rank (fair_ranks). Each choice is an
+    index scan in rank order that stops at the first row (no sort of the
+    whole queue); PostgreSQL's SKIP LOCKED lets concurrent workers pass each
+    other, SQLite has one writer anyway."""
     table, column = job_sql_names()
     returned = ", ".join(sql for name, sql in column.items() if name != "photo")
     claimable = (
@@ -164,13 +166,18 @@ def _claim_sql(kind_count: int) -> str:
     of_kind = f"{column['kind']} IN ({', '.join(['%s'] * kind_count)})"
     skip_locked = connection.features.has_select_for_update_skip_locked
     lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    first = f"ORDER BY {column['queue_rank']}, {column['created_at']} LIMIT 1{lock}"
+    expired = (
+        f"SELECT {column['id']} FROM {table} WHERE {column['state']} = %s "
+        f"AND {column['lease_expires_at']} < %s AND {of_kind} {first}"
+    )
+    queued = f"SELECT {column['id']} FROM {table} WHERE {column['state']} = %s AND {of_kind}"
+    queued += f" {first}"
     return (
         f"UPDATE {table} SET {column['state']} = %s, {column['lease_owner']} = %s, "
         f"{column['lease_expires_at']} = %s, {column['attempts']} = {column['attempts']} + 1, "
         f"{column['started_at']} = COALESCE({column['started_at']}, %s) "
-        f"WHERE {column['id']} = (SELECT {column['id']} FROM {table} WHERE {claimable} "
-        f"AND {of_kind} ORDER BY {column['queue_rank']}, {column['created_at']} LIMIT 1{lock}) "
-        f"AND {claimable} "
+        f"WHERE {column['id']} = COALESCE(({expired}), ({queued})) AND {claimable} "
         f"RETURNING {returned}"
     )
 
@@ -189,8 +196,10 @@ def claim(owner: str, *, kinds: Sequence[str] = INTERACTIVE_KINDS) -> Claimed | 
         expires = connection.ops.adapt_datetimefield_value(
             now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
         )
+        expired = [State.RUNNING, at, *kinds]
+        queued = [State.QUEUED, *kinds]
         claimable = [State.QUEUED, State.RUNNING, at]
-        params = [State.RUNNING, owner, expires, at, *claimable, *kinds, *claimable]
+        params = [State.RUNNING, owner, expires, at, *expired, *queued, *claimable]
         sql = _claim_sql(len(kinds))
 
         taken = retry_when_locked(lambda sql=sql, params=params: list(Job.objects.raw(sql, params)))
