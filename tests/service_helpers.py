@@ -1,9 +1,13 @@
 """Shared helpers for the generation service tests."""
 
 import base64
+import contextlib
 import io
 import json
+import threading
 import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from django.test import Client
@@ -17,6 +21,38 @@ PHOTOS = Path(__file__).parent / "fixtures" / "photos"
 
 def photo_b64(name: str = "obama2.jpg") -> str:
     return base64.b64encode((PHOTOS / name).read_bytes()).decode()
+
+
+class PhotoServer(BaseHTTPRequestHandler):
+    """Answers every GET with obama2.jpg, counting the requests."""
+
+    requests = 0
+
+    def do_GET(self) -> None:
+        PhotoServer.requests += 1
+        data = (PHOTOS / "obama2.jpg").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def photo_server(settings) -> Iterator[ThreadingHTTPServer]:
+    """A PhotoServer on a free loopback port that image_url may fetch from."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PhotoServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.FETCH_ALLOWED_HOSTS = frozenset({f"127.0.0.1:{server.server_port}"})
+    PhotoServer.requests = 0
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:

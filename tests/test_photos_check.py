@@ -3,9 +3,7 @@
 import base64
 import io
 import struct
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,15 @@ from PIL import Image
 from accounts.credits import balance
 from accounts.models import CreditEntry
 from generation.models import Job
-from tests.service_helpers import PHOTOS, client_for, make_account, photo_b64, post_json
+from tests.service_helpers import (
+    PHOTOS,
+    PhotoServer,
+    client_for,
+    make_account,
+    photo_b64,
+    photo_server,
+    post_json,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHECK = "/v1/photos/check"
@@ -189,30 +195,12 @@ def test_a_key_is_needed(client):
     assert response.status_code == 401 and response.json()["code"] == "unauthorized"
 
 
-class PhotoServer(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        data = (PHOTOS / "obama2.jpg").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_a_photo_by_url_is_checked_and_not_kept(acme, settings):
     account, api = acme
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PhotoServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        host = f"127.0.0.1:{server.server_port}"
-        settings.FETCH_ALLOWED_HOSTS = frozenset({host})
-        response = check(api, image_url=f"http://{host}/me.jpg")
+    with photo_server(settings) as server:
+        response = check(api, image_url=f"http://127.0.0.1:{server.server_port}/me.jpg")
         assert response.status_code == 200 and response.json()["accepted"] is True
-    finally:
-        server.shutdown()
+        assert PhotoServer.requests == 1
     assert stored_nothing(account, settings)
 
 

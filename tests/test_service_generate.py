@@ -1,9 +1,7 @@
 """POST /v1/avatar/generate and GET /v1/jobs: real worker, real pipeline, real ledger."""
 
 import io
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.files.storage import default_storage
@@ -13,7 +11,14 @@ from PIL import Image
 from accounts.credits import balance
 from accounts.models import ApiKey, CreditEntry
 from generation.models import Job
-from tests.service_helpers import PHOTOS, client_for, make_account, photo_b64, post_json
+from tests.service_helpers import (
+    PhotoServer,
+    client_for,
+    make_account,
+    photo_b64,
+    photo_server,
+    post_json,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GENERATE = "/v1/avatar/generate"
@@ -192,30 +197,9 @@ def test_revoked_key_is_refused(db):
     assert client_for(key).get(f"/v1/jobs/{'0' * 32}").status_code == 401
 
 
-class PhotoServer(BaseHTTPRequestHandler):
-    requests = 0
-
-    def do_GET(self) -> None:
-        PhotoServer.requests += 1
-        data = (PHOTOS / "obama2.jpg").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 def test_image_url_from_an_allowed_host(acme, settings):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PhotoServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        host = f"127.0.0.1:{server.server_port}"
-        settings.FETCH_ALLOWED_HOSTS = frozenset({host})
-        PhotoServer.requests = 0
-        body = {"image_url": f"http://{host}/me.jpg"}
+    with photo_server(settings) as server:
+        body = {"image_url": f"http://127.0.0.1:{server.server_port}/me.jpg"}
         response = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="by-url")
         assert response.status_code == 200, response.content
         assert response.json()["face_detected"] is True
@@ -223,8 +207,6 @@ def test_image_url_from_an_allowed_host(acme, settings):
         again = post_json(acme[1], GENERATE, body, HTTP_IDEMPOTENCY_KEY="by-url")
         assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
         assert PhotoServer.requests == 1
-    finally:
-        server.shutdown()
 
 
 def test_two_concurrent_generate_calls_with_one_credit(settings):
