@@ -291,22 +291,37 @@ def _path(portrait: Portrait, indices: tuple[int, ...], offset: np.ndarray) -> n
     return np.round(points * 4).astype(np.int32)  # 2 bits of subpixel precision
 
 
+def _around(
+    portrait: Portrait, indices: tuple[int, ...], shape: tuple[int, ...], offset: np.ndarray,
+    pad: float,
+) -> tuple[slice, slice]:  # fmt: skip
+    """Rows and columns of a crop of ``shape`` (at ``offset``) around some landmarks."""
+    points = portrait.landmarks[list(indices)] - offset
+    (x0, y0), (x1, y1) = points.min(axis=0) - pad, points.max(axis=0) + pad
+    rows = slice(max(int(y0), 0), min(int(y1) + 2, shape[0]))
+    cols = slice(max(int(x0), 0), min(int(x1) + 2, shape[1]))
+    return rows, cols
+
+
 def draw_mouth(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Flat lips of one tone and an open mouth as a dark shape (teeth left light)."""
-    rows, cols = face.shape[:2]
-    lips = np.zeros((rows, cols), np.float32)
-    cv2.fillPoly(lips, [_path(portrait, OUTER_LIPS, offset)], 1.0, cv2.LINE_AA, shift=2)
+    rows, cols = _around(portrait, OUTER_LIPS, face.shape, offset, 4.0)
+    part = face[rows, cols]
+    at = offset + np.array([cols.start, rows.start], np.float32)
+    lips = np.zeros(part.shape[:2], np.float32)
+    cv2.fillPoly(lips, [_path(portrait, OUTER_LIPS, at)], 1.0, cv2.LINE_AA, shift=2)
     inner = np.zeros_like(lips)
-    cv2.fillPoly(inner, [_path(portrait, INNER_LIPS, offset)], 1.0, cv2.LINE_AA, shift=2)
+    cv2.fillPoly(inner, [_path(portrait, INNER_LIPS, at)], 1.0, cv2.LINE_AA, shift=2)
     lips = np.clip(lips - inner, 0.0, 1.0)
-    if lips.sum() > 4:
-        tone = np.median(face[lips > 0.8], axis=0) if (lips > 0.8).any() else INK
-        face = blend(face, tone, cv2.GaussianBlur(lips, (0, 0), 0.8) * 0.85)
+    if (lips > 0.8).sum() > 4:
+        tone = np.median(part[lips > 0.8], axis=0)
+        part = blend(part, tone, cv2.GaussianBlur(lips, (0, 0), 0.8) * 0.85)
     if inner.sum() > 4:
-        open_mouth = face.copy()
-        bright = luminance(face) > 0.55  # teeth stay as they are, the rest is shade
+        open_mouth = part.copy()
+        bright = luminance(part) > 0.55  # teeth stay as they are, the rest is shade
         open_mouth[~bright] = INK * 1.6
-        face = blend(face, open_mouth, cv2.GaussianBlur(inner, (0, 0), 0.8) * 0.8)
+        part = blend(part, open_mouth, cv2.GaussianBlur(inner, (0, 0), 0.8) * 0.8)
+    face[rows, cols] = part
     return face
 
 
@@ -315,37 +330,41 @@ def draw_eyes(
 ) -> np.ndarray:
     """Anime eyes in each eye opening: a bright white, a tall iris darkening to its
     top with a pupil, and two catchlights. ``face`` is a crop at ``offset``."""
-    rows, cols = face.shape[:2]
     for (centre, radius), upper, lower in zip(
         irises(portrait), UPPER_LIDS, LOWER_LIDS, strict=True
     ):
-        opening = np.zeros((rows, cols), np.float32)
-        cv2.fillPoly(opening, [_path(portrait, upper + lower[::-1], offset)], 1.0, cv2.LINE_AA,
+        rows, cols = _around(portrait, upper + lower, face.shape, offset, 2.0 * radius)
+        part = face[rows, cols]
+        at = offset + np.array([cols.start, rows.start], np.float32)
+        opening = np.zeros(part.shape[:2], np.float32)
+        cv2.fillPoly(opening, [_path(portrait, upper + lower[::-1], at)], 1.0, cv2.LINE_AA,
                      shift=2)  # fmt: skip
-        if opening.sum() < 4:
+        if (opening > 0.5).sum() < 4:
             continue
-        iris_colour = np.median(face[opening > 0.5], axis=0) * 0.55
-        face = blend(face, np.array([0.96, 0.96, 0.99], np.float32), opening * 0.9)
-        c = centre - offset
+        iris_colour = np.median(part[opening > 0.5], axis=0) * 0.55
+        part = blend(part, np.array([0.96, 0.96, 0.99], np.float32), opening * 0.9)
+        c = centre - at
         grow = 1.0 + 0.15 * intensity
         rx, ry = radius * 1.05 * grow, radius * 1.25 * grow
         iris = np.zeros_like(opening)
         cv2.ellipse(iris, _pt(c), _pt((rx, ry)), 0, 0, 360, 1.0, -1, cv2.LINE_AA, shift=2)
-        ys = (np.arange(rows, dtype=np.float32)[:, None] - (c[1] - ry)) / (2 * ry)
+        ys = (np.arange(part.shape[0], dtype=np.float32)[:, None] - (c[1] - ry)) / (2 * ry)
         gradient = np.clip(ys, 0.0, 1.0)[..., None]
         lit = np.clip(iris_colour * 1.9 + 0.08, 0.0, 1.0)
         colour = INK * (1 - gradient) + lit * gradient
-        face = blend(face, colour, iris * opening)
+        part = blend(part, colour, iris * opening)
         pupil = np.zeros_like(opening)
         cv2.ellipse(pupil, _pt(c), _pt((rx * 0.42, ry * 0.5)), 0, 0, 360, 1.0, -1, cv2.LINE_AA,
                     shift=2)  # fmt: skip
-        face = blend(face, INK * 0.6, pupil * opening)
+        part = blend(part, INK * 0.6, pupil * opening)
         lights = np.zeros_like(opening)
         cv2.circle(lights, _pt(c + np.array([-0.4 * rx, -0.45 * ry])), int(4 * radius * 0.38),
                    1.0, -1, cv2.LINE_AA, shift=2)  # fmt: skip
         cv2.circle(lights, _pt(c + np.array([0.35 * rx, 0.4 * ry])), int(4 * radius * 0.16),
                    1.0, -1, cv2.LINE_AA, shift=2)  # fmt: skip
-        face = blend(face, np.ones(3, np.float32), lights * np.clip(opening * 1.5, 0, 1))
+        face[rows, cols] = blend(
+            part, np.ones(3, np.float32), lights * np.clip(opening * 1.5, 0, 1)
+        )
     return face
 
 
