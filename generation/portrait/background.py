@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cache
 
 import cv2
 import numpy as np
@@ -47,10 +48,18 @@ def _radial(size: int, inner: np.ndarray, outer: np.ndarray, centre=(0.5, 0.4), 
     return inner * (1 - t) + outer * t
 
 
-def _dither(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+@cache
+def _noise(size: int) -> np.ndarray:
+    """One fixed pattern of a least-significant-bit of noise (read-only)."""
+    noise = np.random.default_rng(255).uniform(-1.0 / 255, 1.0 / 255, (size, size, 1))
+    noise = noise.astype(np.float32)
+    noise.setflags(write=False)
+    return noise
+
+
+def _dither(image: np.ndarray) -> np.ndarray:
     """A least-significant-bit of noise, so smooth gradients do not band."""
-    noise = rng.uniform(-1.0 / 255, 1.0 / 255, image.shape[:2]).astype(np.float32)
-    return image + noise[..., None]
+    return image + _noise(image.shape[0])
 
 
 def _smooth(render: np.ndarray, size: int) -> np.ndarray:
@@ -78,7 +87,7 @@ def studio_gradient(size: int, palette: Sequence[RGB], rng: np.random.Generator)
     floor = rng.uniform(0.0, 0.35) * np.clip((y - 0.55) / 0.45, 0.0, 1.0) ** 2
     t = np.clip(t + floor + rng.uniform(0.02, 0.06) * _mottle(small, rng, 5), 0.0, 1.0)
     image = light * (1 - t[..., None]) + dark * t[..., None]
-    return _dither(_smooth(image, size), rng)
+    return _dither(_smooth(image, size))
 
 
 def _keep_clear(rng: np.random.Generator, size: int) -> tuple[int, int]:
@@ -180,7 +189,7 @@ def neon_geometric(size: int, palette: Sequence[RGB], rng: np.random.Generator) 
         _shape(lines, rng, size, accent(k + 4), width * 2)
     glow = wide_blur(lines + glow_only, size / 90)
     image = base + lines * 0.9 + glow_only + glow * 1.6
-    return _dither(_smooth(np.clip(image, 0, 1), final), rng)
+    return _dither(_smooth(np.clip(image, 0, 1), final))
 
 
 def deep_bokeh(size: int, palette: Sequence[RGB], rng: np.random.Generator) -> np.ndarray:
@@ -207,7 +216,7 @@ def deep_bokeh(size: int, palette: Sequence[RGB], rng: np.random.Generator) -> n
         rim = (tint * strength * 0.35).tolist()
         cv2.circle(lights, centre_px, int(radius), rim, max(int(radius * 0.12), 1), cv2.LINE_AA)
     lights = cv2.GaussianBlur(lights, (0, 0), small / 400) + wide_blur(lights, small / 40)
-    return _dither(_smooth(np.clip(base + lights, 0, 1), size), rng)
+    return _dither(_smooth(np.clip(base + lights, 0, 1), size))
 
 
 def place_on_background(
