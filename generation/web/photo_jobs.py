@@ -99,8 +99,7 @@ def regenerate(owner: str, source: Job, style: str | None, background: str | Non
     own. Raises source_photo errors when the photo is gone. The source's
     offer, if it made one, is marked regenerated."""
     photo = cached_photo(source)
-    same = style == source.params.get("style") and background == source.params.get("background")
-    if not style or same:
+    if not style or (style, background or look(source)[1]) == look(source):
         style, background = next_look(source)
     params = _params(owner, style, background) | {"source_job": str(source.pk)}
     job = jobs.enqueue(None, photo, params, request_id=uuid.uuid4().hex, reserve_credit=False)

@@ -140,6 +140,10 @@ def test_photo_preview_runs_uncharged_on_the_queue_and_regenerates_without_uploa
     assert original.content == (PHOTOS / "obama2.jpg").read_bytes()
     assert original["Content-Type"] == "image/jpeg"
 
+    as_shown = {"style": "corporate_headshot", "background": "studio"}  # the selects untouched
+    unchanged = client.post(f"/preview/jobs/{job.pk}/regenerate", as_shown)
+    params = Job.objects.get(pk=unchanged.json()["job"]).params
+    assert (params["style"], params["background"]) != ("corporate_headshot", "studio")
     again = client.post(
         f"/preview/jobs/{job.pk}/regenerate", {"style": "anime", "background": "neon"}
     )
