@@ -2,10 +2,8 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import REF_TEMPLATE, OpenAPISchema
@@ -119,24 +117,6 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
-
-
-@api.exception_handler(RequestDataTooBig)
-def on_request_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return error_response(
-        request, 413, "request_too_large", "The request body is over the size limit."
-    )
-
-
-@api.exception_handler(MultiPartParserError)
-def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-    return error_response(request, 400, "invalid_multipart", f"Unreadable multipart body: {exc}")
-
-
-@api.exception_handler(SuspiciousOperation)
-def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
-    """Django's refusals of a request's shape (too many fields or files, ...)."""
-    return error_response(request, 400, "bad_request", str(exc) or "Malformed request.")
 
 
 @api.exception_handler(OperationalError)

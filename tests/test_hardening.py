@@ -12,18 +12,22 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import ANY
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from django.db import connections
 from django.test import Client
 from PIL import Image
 
 from accounts import credits
 from accounts.models import ApiKey
+from avatarsite.asgi import application
 from generation.models import Batch, Job
 from generation.portrait.load import SAFE_FORMATS
 from tests.openapi_refs import refs_in, unresolvable_refs
-from tests.service_helpers import client_for, make_account, photo_b64, post_json
+from tests.service_helpers import client_for, make_account, photo_b64, post_json, zip_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,6 +131,86 @@ def test_a_multipart_batch_without_a_boundary_is_400(account):
     )
     assert_error(response, 400, "invalid_multipart")
     assert_nothing_stored(account_obj)
+
+
+def upload(fields: dict[str, str], photos: dict[str, bytes]) -> tuple[bytes, str]:
+    """A multipart body (a zip of `photos` as the archive, plus `fields`) and its Content-Type."""
+    boundary = "hardening-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="archive"; filename="team.zip"\r\n'
+        f"Content-Type: application/zip\r\n\r\n".encode()
+        + zip_of(photos)
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_nul_character_in_an_upload_field_is_400(account):
+    account_obj, key = account
+    photo = base64.b64decode(photo_b64())
+    body, content_type = upload({"style": "anime", "note": "a\x00b"}, {"emp-1.jpg": photo})
+    response = client_for(key).post("/v1/avatar/batch", body, content_type=content_type)
+    assert_error(response, 400, "invalid_characters")
+    assert_nothing_stored(account_obj)
+    body, content_type = upload({"style": "anime"}, {"emp-1.jpg": photo})  # the same, no NUL
+    response = client_for(key).post("/v1/avatar/batch", body, content_type=content_type)
+    assert response.status_code == 202, response.content[:300]
+
+
+def asgi_post(path: str, body: bytes, content_type: str, key: str) -> tuple[int, dict]:
+    """A POST through the ASGI application daphne serves (/v1/: the API's own async
+    middleware), the body in two pieces as a server hands it over."""
+    headers = {"host": "localhost", "content-type": content_type, "authorization": f"Bearer {key}",
+               "content-length": str(len(body))}  # fmt: skip
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+    }  # fmt: skip
+
+    async def call():
+        app = ApplicationCommunicator(application, scope)
+        half = len(body) // 2
+        await app.send_input({"type": "http.request", "body": body[:half], "more_body": True})
+        await app.send_input({"type": "http.request", "body": body[half:], "more_body": False})
+        start = await app.receive_output(20)
+        answer = b""
+        while True:
+            chunk = await app.receive_output(20)
+            answer += chunk.get("body", b"")
+            if not chunk.get("more_body"):
+                return start["status"], json.loads(answer)
+
+    return async_to_sync(call)()
+
+
+def test_hostile_requests_through_the_asgi_api_handler(account, settings):
+    """The same refusals where production serves /v1/: daphne's ASGI application."""
+    account_obj, key = account
+    photo = base64.b64decode(photo_b64())
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(photo)
+    nul_field = upload({"style": "anime", "note": "\x00"}, {"emp-1.jpg": photo})
+    big_field = upload({"style": "x" * (len(photo) + 1)}, {"emp-1.jpg": photo})
+    cases = [
+        ("/v1/avatar/batch", *nul_field, 400, "invalid_characters"),
+        ("/v1/avatar/batch", nul_field[0], "multipart/form-data", 400, "invalid_multipart"),
+        ("/v1/avatar/batch", *big_field, 413, "request_too_large"),
+        ("/v1/avatar/generate", b'{"image_url": "http://x.test/\\u0000"}', "application/json",
+         400, "invalid_characters"),
+        ("/v1/avatar/generate", json.dumps({"image_base64": photo_b64()}).encode(),
+         "application/json", 413, "request_too_large"),
+    ]  # fmt: skip
+    for path, body, content_type, status, code in cases:
+        assert asgi_post(path, body, content_type, key) == (status, {"code": code, "message": ANY})
+    assert_nothing_stored(account_obj)
+    small = upload({"style": "anime"}, {"emp-1.jpg": photo})  # files are not held to the limit
+    assert asgi_post("/v1/avatar/batch", *small, key)[0] == 202
 
 
 def test_a_multipart_batch_with_too_many_fields_is_400(account, settings):
