@@ -8,7 +8,7 @@ time per account (generation/photo_fetch.py).
 """
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from accounts.models import PlatformAccount
 from generation.api.auth import API_KEY_AUTH
@@ -27,7 +27,7 @@ router = Router(tags=["portrait avatars"])
 class PhotoCheckIn(Schema):
     image_url: str | None = None
     image_base64: str | None = None
-    platform: str | None = None  # None: the account's default platform
+    platform: str | None = Field(None, description="A platform preset; the account's default.")
 
 
 class FaceBoxOut(Schema):
@@ -38,16 +38,21 @@ class FaceBoxOut(Schema):
 
 
 class PhotoCheckOut(Schema):
-    accepted: bool  # False: generate would refuse the photo with `refusal`
+    accepted: bool = Field(description="False: generate would refuse the photo (`refusal`).")
     platform: str
     face_detected: bool
     face_count: int
-    dominant_face: FaceBoxOut | None  # in the pixels of the photo turned upright
-    face_height: float  # the dominant face's height / the photo's height
-    rotation: int  # degrees the photo was turned clockwise to stand upright
-    input_quality_score: float | None
-    validation_warnings: list[str]
-    refusal: ErrorOut | None
+    dominant_face: FaceBoxOut | None = Field(
+        description="The largest face, in pixels of the photo turned upright."
+    )
+    face_height: float = Field(description="The dominant face's height / the photo's height.")
+    rotation: int = Field(description="Degrees the photo was turned clockwise to stand upright.")
+    input_quality_score: float | None = Field(description="0-1; null when refused.")
+    validation_warnings: list[str] = Field(
+        description="Warnings generate would give the photo: multiple_faces, low_light, "
+        "overexposed."
+    )
+    refusal: ErrorOut | None = Field(description="The code and message generate would refuse with.")
 
 
 @router.post(
