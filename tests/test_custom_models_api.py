@@ -525,3 +525,165 @@ def test_the_diffusion_engine_trains_and_draws_through_the_api(acme, tiny_diffus
     assert result["status"] == "DONE", result
     assert [avatar["engine"] for avatar in result["avatars"]] == ["diffusion"]
     assert balance(account) == 100 - TRAINING_PRICE - 1
+
+
+# ---- leases, attempts, exactly-once, progress events
+
+
+@pytest.fixture
+def no_workers(settings):
+    """Jobs stay queued: the test runs the workers' steps itself."""
+    settings.EMBEDDED_WORKER = False
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def queued_model(api) -> SubjectModel:
+    response = post_json(api, MODELS, {"type": "man", "images_base64": b64(variants(PERSON, 5))})
+    assert response.status_code == 202, response.content
+    return SubjectModel.objects.get(pk=response.json()["model_id"])
+
+
+def test_a_training_whose_worker_died_is_finished_once_by_another(acme, no_workers):
+    from generation.jobs import queue as jobs
+    from generation.jobs.training import run_training
+
+    account, api = acme
+    model = queued_model(api)
+    first = jobs.claim("worker-a", kinds=jobs.TRAINING_KINDS)
+    Job.objects.filter(pk=first.job.pk).update(lease_expires_at=timezone.now())  # a dies
+    second = jobs.claim("worker-b", kinds=jobs.TRAINING_KINDS)
+    assert second.job.pk == first.job.pk and second.job.attempts == 2
+    run_training(second, "worker-b")
+    run_training(first, "worker-a")  # a comes back too late: its result is discarded
+    model.refresh_from_db()
+    assert model.status == "DONE" and model.artifact.name.endswith("-2.zip")
+    assert stored_files() == [model.artifact.name]
+    assert balance(account) == 100 - TRAINING_PRICE  # charged once
+    assert Job.objects.get(pk=first.job.pk).photo is None
+
+
+def test_a_training_that_keeps_losing_its_workers_fails_free(acme, no_workers, settings):
+    from generation.jobs import queue as jobs
+
+    settings.JOB_MAX_ATTEMPTS = 1
+    account, api = acme
+    model = queued_model(api)
+    claimed = jobs.claim("worker-a", kinds=jobs.TRAINING_KINDS)
+    Job.objects.filter(pk=claimed.job.pk).update(lease_expires_at=timezone.now())
+    assert jobs.claim("worker-b", kinds=jobs.TRAINING_KINDS) is None  # given up
+    body = api.get(f"{MODELS}/{model.pk}").json()
+    assert body["status"] == "FAILED" and body["error"]["code"] == "worker_lost"
+    assert balance(account) == 100 and Job.objects.get().photo is None
+
+
+def test_training_progress_goes_to_the_jobs_listeners(acme, no_workers):
+    import asyncio
+
+    from generation.jobs import queue as jobs
+    from generation.jobs.notify import JobWaiter
+    from generation.jobs.training import run_training
+
+    account, api = acme
+    model = queued_model(api)
+    claimed = jobs.claim("worker-a", kinds=jobs.TRAINING_KINDS)
+    events: list[dict] = []
+
+    async def listen_while_training() -> None:
+        async with JobWaiter(model.job_id, on_event=events.append) as waiter:
+            training = asyncio.get_running_loop().run_in_executor(
+                None, run_training, claimed, "worker-a"
+            )
+            await waiter.wait(120)
+            await training
+
+    asyncio.run(listen_while_training())
+    running = [event for event in events if event["state"] == "running"]
+    fractions = [event["progress"] for event in running]
+    assert len(running) >= 5 and fractions == sorted(fractions) and fractions[-1] > 0.9
+    assert any(event.get("eta_seconds") for event in running)
+    assert all(event.get("stage") for event in running[1:])
+    assert events[-1]["state"] == "done" and events[-1]["status"] == "DONE"
+
+
+# ---- the pages' server side
+
+
+def test_training_pages_need_a_sign_in_and_a_person_sees_only_their_own(client, django_user_model):
+    response = client.get("/models/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    ada = django_user_model.objects.create_user("ada", password="pw-ada-12345678")
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-12345678")
+    theirs = SubjectModel.objects.create(user=bob, subject_type="cat", engine="cpu")
+    client.force_login(ada)
+    assert client.get(f"/models/{theirs.pk}/").status_code == 404
+    assert client.get(f"/models/{theirs.pk}/panel").status_code == 404
+    assert client.get("/models/not-a-uuid/").status_code == 404
+
+
+def test_site_users_train_free_but_a_few_times_a_day(client, django_user_model, settings):
+    settings.SITE_TRAININGS_PER_DAY = 1
+    settings.EMBEDDED_WORKER = False
+    ada = django_user_model.objects.create_user("ada", password="pw-ada-12345678")
+    client.force_login(ada)
+
+    def upload_set():
+        files = []
+        for number, photo in enumerate(variants(PERSON, 5)):
+            handle = io.BytesIO(photo)
+            handle.name = f"me-{number}.jpg"
+            files.append(handle)
+        return client.post("/models/", {"type": "man", "photos": files})
+
+    response = upload_set()
+    assert response.status_code == 302
+    model = SubjectModel.objects.get(user=ada)
+    assert model.account is None and model.job.params["billing"] == "site"
+    assert not model.job.charged
+    again = upload_set()
+    assert again.status_code == 400 and b"1 models a day" in again.content
+    assert SubjectModel.objects.count() == 1
+
+
+def test_the_progress_socket_serves_only_the_models_owner(django_user_model, settings):
+    import asyncio
+
+    from channels.testing import WebsocketCommunicator
+    from django.contrib.auth.models import AnonymousUser
+
+    from generation.web.training_consumer import FORBIDDEN, ModelProgressConsumer
+
+    settings.EMBEDDED_WORKER = False
+    ada = django_user_model.objects.create_user("ada", password="pw-ada-12345678")
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-12345678")
+    job = Job.objects.create(kind=Job.Kind.TRAINING, params={"target": "subject"})
+    model = SubjectModel.objects.create(user=ada, subject_type="dog", engine="cpu", job=job)
+
+    async def connect(user) -> tuple[bool, object, list[dict]]:
+        app = ModelProgressConsumer.as_asgi()
+        socket = WebsocketCommunicator(app, f"/ws/models/{model.pk}/")
+        socket.scope["user"] = user
+        socket.scope["url_route"] = {"kwargs": {"model_id": model.pk}}
+        connected, code = await socket.connect()
+        frames = []
+        if connected:
+            frames = [await socket.receive_json_from(), await socket.receive_json_from()]
+            await socket.disconnect()
+        return connected, code, frames
+
+    assert asyncio.run(connect(AnonymousUser()))[:2] == (False, FORBIDDEN)
+    assert asyncio.run(connect(bob))[:2] == (False, FORBIDDEN)
+    connected, _, frames = asyncio.run(connect(ada))
+    assert connected
+    assert frames[0] == {"type": "job", "kind": "training", "job": str(job.pk),
+                         "state": "queued", "progress": 0.0}  # fmt: skip
+    assert frames[1] == {"type": "following", "jobs": 1}
+
+
+def test_operators_see_custom_models_in_the_admin(admin_client, acme):
+    account, _ = acme
+    model = SubjectModel.objects.create(account=account, subject_type="cat", engine="cpu")
+    listing = admin_client.get("/admin/generation/subjectmodel/")
+    assert listing.status_code == 200 and str(model.pk) in listing.content.decode()
+    assert admin_client.get(f"/admin/generation/subjectmodel/?q={model.pk}").status_code == 200
+    assert admin_client.get("/admin/generation/subjectmodel/?q=not-a-uuid").status_code == 200
+    assert admin_client.get("/admin/generation/customstyle/").status_code == 200

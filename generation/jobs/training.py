@@ -273,7 +273,10 @@ def run_training(claimed: jobs.Claimed, owner: str) -> None:
     log = {"job_id": str(job.pk), "worker": owner}
     logger.info("training started", extra=log)
     model_id = job.params["model_id"]
-    record.objects.filter(pk=model_id).update(status=TrainingStatus.IN_PROGRESS, progress=0.0)
+    unfinished = (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS)
+    record.objects.filter(pk=model_id, status__in=unfinished).update(
+        status=TrainingStatus.IN_PROGRESS, progress=0.0
+    )
     publish(job.pk, Job.State.RUNNING, 0.0, status=TrainingStatus.IN_PROGRESS)
     progress = ProgressReporter(job, record)
     stored = ""

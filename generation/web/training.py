@@ -145,7 +145,7 @@ def panel_context(request: HttpRequest, model: SubjectModel) -> dict:
         payload["expires"] = job.result_expires_at
         shown.append(payload)
     status = model_payload(model)
-    pending = not model.is_finished or any(
+    pending = status["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS) or any(
         item["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS) for item in shown
     )
     return {

@@ -1,12 +1,18 @@
 """/models/ in headless Chromium against a real ASGI server (Daphne, in a
-child process with its embedded workers), so progress arrives over the
+process of its own with its embedded workers), so progress arrives over the
 WebSocket; and once with the socket refused, over htmx polling."""
 
 import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from daphne.testing import DaphneProcess
+from django.db import connection
 from django.test import Client
 from PIL import Image
 
@@ -17,23 +23,43 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT_MS = 90_000
 
 
-def asgi_application():
-    from django.db import connections
-
-    connections.close_all()  # the child's own connections, not the parent's
-    from avatarsite.asgi import application
-
-    return application
-
-
 @pytest.fixture
-def server():
-    process = DaphneProcess("127.0.0.1", asgi_application)
-    process.start()
-    assert process.ready.wait(30), "Daphne did not start"
-    yield f"http://127.0.0.1:{process.port.value}"
-    process.terminate()
-    process.join(10)
+def server(settings):
+    """Daphne serving the project (its embedded workers inside) in a process
+    of its own, on the test database and media folder, on a socket bound to a
+    free port here and handed over. A fresh process: a forked one would
+    inherit this one's face-detection state, which does not survive a fork."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(64)
+    port = listening.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "AVATAR_EMBEDDED_WORKER": "true",
+        "REDIS_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "daphne", "--fd", str(listening.fileno()),
+               "avatarsite.asgi:application"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, pass_fds=[listening.fileno()])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/v1/openapi.json", timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+        listening.close()
 
 
 @pytest.fixture
