@@ -254,3 +254,38 @@ def test_raster_shows_the_svg_colours(fmt):
     text = tuple(int(colours["text"][i : i + 2], 16) for i in (1, 3, 5))
     pixels = image.get_flattened_data()
     assert any(all(abs(a - b) <= 3 for a, b in zip(p, text, strict=True)) for p in pixels)
+
+
+def test_people_grey_or_white_hair_in_at_most_15_percent():
+    from generation.identity.color import parse_hex, rgb_to_oklch
+
+    style = shipped_style("people")
+    colours, skins = [], []
+    for n in range(1000):
+        drawn = resolve_colours(
+            style, style.palette, Prng(derive_seed(f"look-{n}", SECRET)).fork("colors")
+        )
+        colours.append(drawn["hair"])
+        skins.append(drawn["skin"])
+    oklch = {c: rgb_to_oklch(parse_hex(c)) for c in set(colours)}
+    grey = [c for c in colours if oklch[c][1] < 0.03 and oklch[c][0] > 0.45]
+    assert len(grey) / len(colours) <= 0.15
+    lightness = sorted({rgb_to_oklch(parse_hex(s))[0] for s in skins})
+    assert lightness[0] < 0.45 and lightness[-1] > 0.85  # the whole range of skin tones
+    assert len(set(skins)) == 10  # every tone drawn
+
+
+def test_people_hair_cuts_get_a_fair_share():
+    style = shipped_style("people")
+    front = next(layer for layer in style.layers if layer.name == "hair")
+    counts = dict.fromkeys(front.names, 0)
+    for n in range(1400):
+        svg = render_svg(style, derive_seed(f"cut-{n}", SECRET))
+        for name, template in zip(front.names, front.templates, strict=True):
+            # the longest stretch of the template with no colour slot in it
+            marker = max(re.split(r"\{[a-z_]+\}", template), key=len)
+            if marker and marker in svg:
+                counts[name] += 1
+                break
+    drawn = {name: c for name, c in counts.items() if name != "bald"}
+    assert all(40 <= c <= 200 for c in drawn.values()), counts  # each about 1 in 14
