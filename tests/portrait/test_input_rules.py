@@ -306,3 +306,19 @@ def test_every_portrait_darkened_to_012_is_accepted_with_a_warning(name):
     assert result.refusal is None, result.refusal
     assert "low_light" in result.warnings
     assert result.input_quality_score < analyse(photo_bytes(name)).input_quality_score
+
+
+def test_the_check_gives_what_generate_gives(pipeline):
+    """PortraitPipeline.analyse (the photo check) and generate run the same analysis."""
+    for name, code in (("coffee.png", "no_face"), ("biden.jpg", "face_too_small")):
+        assert pipeline.analyse(photo_bytes(name), "linkedin").refusal.code == code
+        with pytest.raises(PortraitError) as caught:
+            pipeline.generate(photo_bytes(name), AvatarRequest())
+        assert caught.value.code == code
+    dark = encode((photo_array("two_people.jpg") * 0.12).astype(np.uint8))
+    check = pipeline.analyse(dark, "linkedin")
+    result = pipeline.generate(dark, AvatarRequest(request_id="same", seed=2))
+    assert check.warnings == ("multiple_faces", "low_light")
+    assert result.validation_warnings[: len(check.warnings)] == check.warnings
+    assert result.input_quality_score == check.input_quality_score
+    assert result.dominant_face == check.faces.dominant
