@@ -124,7 +124,7 @@ def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
     nearest = _nearest_centre_table(centres)
     cells = lab >> 3  # 32 levels per channel: a 32k-entry lookup instead of a distance per pixel
     labels = nearest[cells[..., 0], cells[..., 1], cells[..., 2]]
-    centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.2
+    centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.1
     paint = np.clip(centres, 0, 255).astype(np.uint8)[labels]
     return to_float(cv2.medianBlur(cv2.cvtColor(paint, cv2.COLOR_LAB2RGB), 5))
 
@@ -155,7 +155,7 @@ def skin_region(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.
     distance = np.sqrt(
         0.15 * (lab[..., 0] - tone[0]) ** 2 + 1.5 * ((lab[..., 1:] - tone[1:]) ** 2).sum(-1)
     )
-    similar = np.clip((15.0 - distance) / 6.0, 0.0, 1.0)
+    similar = np.clip((19.0 - distance) / 7.0, 0.0, 1.0)
     similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     similar = cv2.GaussianBlur(similar, (0, 0), 1.2) * _half(portrait.matte, smooth.shape)
     keep_out = _half(masks.features, smooth.shape)
