@@ -224,3 +224,11 @@ def test_an_account_with_too_many_downloads_in_flight_waits_then_gets_429(acme, 
     assert response.status_code == 429 and response.json()["code"] == "too_many_fetches"
     assert response["Retry-After"]
     assert stored_nothing(account, settings)
+
+
+def test_the_pages_have_words_for_every_input_warning():
+    from generation.web.words import warnings_in_words
+
+    words = warnings_in_words(["multiple_faces", "low_light", "overexposed"])
+    assert len(set(words)) == 3
+    assert not any("did not pass every check" in w for w in words)

@@ -34,6 +34,10 @@ WARNINGS = {
     "no_face_in_output": "We could not find your face in the AI version.",
     "unsafe_output": "The AI version did not pass our content check.",
     "multiple_faces": "We found more than one face and used the largest one.",
+    "low_light": "Your photo was very dark. We brightened it, but a photo taken in better "
+    "light will look better.",
+    "overexposed": "Your face is washed out to white in this photo. A photo in softer light "
+    "will look better.",
 }
 
 REFUSALS = {
