@@ -35,7 +35,7 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
 
 
 def contains_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds a NUL in any string, key or value."""
+    """Whether a parsed JSON value (or a form as a dict of lists) holds a NUL anywhere."""
     if isinstance(value, str):
         return NUL in value
     if isinstance(value, dict):
