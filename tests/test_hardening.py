@@ -10,6 +10,7 @@ import io
 import ipaddress
 import json
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import ANY
@@ -28,6 +29,7 @@ from generation.models import Batch, Job
 from generation.portrait.load import SAFE_FORMATS
 from tests.openapi_refs import refs_in, unresolvable_refs
 from tests.service_helpers import client_for, make_account, photo_b64, post_json, zip_of
+from tests.test_settings_env import run_django
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -387,3 +389,17 @@ def test_metrics_with_an_allow_list_and_a_token_need_both(settings):
     assert_scraped(scrape(settings, "10.1.2.3", "s3cret-scrape"))
     assert_error(scrape(settings, "10.1.2.3"), 401, "unauthorized")
     assert_error(scrape(settings, "127.0.0.1", "s3cret-scrape"), 403, "forbidden")
+
+
+def test_metrics_access_settings_come_from_the_environment(tmp_path):
+    probe = (
+        "import django\n"
+        "django.setup()\n"
+        "from django.conf import settings\n"
+        "print(settings.METRICS_TOKEN, *settings.METRICS_ALLOWED_IPS)\n"
+    )
+    out = run_django(probe, tmp_path, METRICS_TOKEN="tok", METRICS_ALLOWED_IPS=" 10.1.2.3/8, ::1 ,")
+    assert out.split() == ["tok", "10.0.0.0/8", "::1/128"]
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        run_django(probe, tmp_path, METRICS_ALLOWED_IPS="10.0.0.0/40")
+    assert "does not appear to be an IPv4 or IPv6 network" in refused.value.stderr
