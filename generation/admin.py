@@ -27,6 +27,7 @@ from generation.models import (
     AvatarOffer,
     CustomStyle,
     IdentityAvatar,
+    Job,
     Palette,
     PaletteMapping,
     PaletteVersion,
@@ -407,3 +408,23 @@ class SubjectModelAdmin(TrainedModelAdmin):
 class CustomStyleAdmin(TrainedModelAdmin):
     list_display = ("name", "status", "engine", "account", "created_at")
     search_fields = ("=id", "name", "account__name")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs, read-only. Deleting one deletes its photo and files at once; one
+    that had not ended gives its held credit back, and the ledger keeps a
+    charged one's entries under its id (generation/signals.py)."""
+
+    list_display = ("id", "kind", "state", "account", "external_id", "charged", "created_at")
+    list_filter = ("state", "kind", "charged")
+    search_fields = ("=id", "external_id", "account__name")
+    list_select_related = ("account",)
+    exclude = ("photo",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -171,3 +171,28 @@ def test_deleting_a_queued_job_gives_its_credit_back(busy_account):
     balance = credits.balance(account)
     Job.objects.filter(account=account, state="queued").delete()
     assert credits.balance(account) == balance + 1 == credits.ledger_total(account)
+
+
+def test_deleting_jobs_in_the_admin(busy_account):
+    account, _ = busy_account
+    client = admin_client()
+    assert client.get("/admin/generation/job/").status_code == 200
+    charged = Job.objects.get(account=account, charged=True)
+    files = [charged.avatar_file.name, charged.thumbnail_file.name]
+    url = f"/admin/generation/job/{charged.pk}/"
+    page = client.get(f"{url}change/")
+    assert page.status_code == 200 and str(charged.pk).encode() in page.content
+    assert b"protected" not in client.get(f"{url}delete/").content
+    balance = credits.balance(account)
+
+    assert client.post(f"{url}delete/", {"post": "yes"}).status_code == 302
+    assert not Job.objects.filter(pk=charged.pk).exists()
+    assert not any(default_storage.exists(name) for name in files)
+    assert CreditEntry.objects.filter(job_id=charged.pk, reason="reserve").exists()
+    assert credits.balance(account) == balance
+
+    queued = Job.objects.get(account=account, state="queued")
+    chosen = {"action": "delete_selected", "_selected_action": [queued.pk], "post": "yes"}
+    assert client.post("/admin/generation/job/", chosen).status_code == 302
+    assert not Job.objects.filter(pk=queued.pk).exists()
+    assert credits.balance(account) == balance + 1 == credits.ledger_total(account)
