@@ -119,6 +119,21 @@ def test_a_broken_photo_is_named_by_its_position(acme):
     assert nothing_stored(account)
 
 
+def test_oversized_photos_and_bodies_are_refused(acme):
+    account, api = acme
+    photos = b64(variants(PERSON, 5))
+    huge = io.BytesIO()
+    Image.new("RGB", (8000, 6000), "#808080").save(huge, "PNG")  # 48 MP in a small file
+    photos[1] = base64.b64encode(huge.getvalue()).decode()
+    response = post_json(api, MODELS, {"type": "man", "images_base64": photos})
+    assert response.status_code == 422
+    assert [(p["index"], p["code"]) for p in response.json()["problems"]] == [(1, "not_an_image")]
+    too_big = ["A" * (8 * 1024 * 1024)] * 5  # 40 MiB of base64: over the body limit
+    response = post_json(api, MODELS, {"type": "man", "images_base64": too_big})
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
+    assert nothing_stored(account)
+
+
 def test_malformed_calls_get_a_stable_code_and_store_nothing(acme):
     account, api = acme
     photos = b64(variants(PERSON, 5))

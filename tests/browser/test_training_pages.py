@@ -23,6 +23,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT_MS = 90_000
 
 
+def shared_database_url() -> str:
+    """The test database, as DATABASE_URL names it for another process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+    return f"postgres://{credentials}{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 @pytest.fixture
 def server(settings):
     """Daphne serving the project (its embedded workers inside) in a process
@@ -35,7 +44,7 @@ def server(settings):
     port = listening.getsockname()[1]
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": shared_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "AVATAR_EMBEDDED_WORKER": "true",
         "REDIS_URL": "",
