@@ -90,3 +90,15 @@ def require_services(problems: list[str]) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail("required in CI: " + "; ".join(problems))
     pytest.skip("; ".join(problems))
+
+
+def shared_database_url() -> str:
+    """The test database as DATABASE_URL names it, for a server or worker
+    process a test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+    return f"postgres://{credentials}{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"

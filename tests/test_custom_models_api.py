@@ -19,7 +19,13 @@ from PIL import Image, ImageEnhance, ImageOps
 from accounts.credits import balance
 from generation.jobs.retention import purge_expired
 from generation.models import CustomStyle, Job, SubjectModel
-from tests.service_helpers import PHOTOS, client_for, make_account, post_json
+from tests.service_helpers import (
+    PHOTOS,
+    client_for,
+    make_account,
+    post_json,
+    shared_database_url,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MODELS = "/v1/models"
@@ -702,3 +708,27 @@ def test_operators_see_custom_models_in_the_admin(admin_client, acme):
     assert admin_client.get(f"/admin/generation/subjectmodel/?q={model.pk}").status_code == 200
     assert admin_client.get("/admin/generation/subjectmodel/?q=not-a-uuid").status_code == 200
     assert admin_client.get("/admin/generation/customstyle/").status_code == 200
+
+
+def test_runworker_avatar_training_trains_models(acme, no_workers, settings):
+    """The deployed shape: `manage.py runworker avatar-training` in a process
+    of its own takes the training job (it polls from the start)."""
+    import os
+    import subprocess
+    import sys
+
+    account, api = acme
+    model = queued_model(api)
+    env = {**os.environ, "DATABASE_URL": shared_database_url(), "REDIS_URL": "",
+           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "AVATAR_EMBEDDED_WORKER": "false",
+           "JOB_POLL_SECONDS": "0.5", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "runworker", "avatar-training"], env=env
+    )
+    try:
+        body, _ = wait_until_finished(api, f"{MODELS}/{model.pk}", timeout=120)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert body["status"] == "DONE"
+    assert SubjectModel.objects.get(pk=model.pk).job.lease_owner.split(":")[1] == str(worker.pid)

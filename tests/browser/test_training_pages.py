@@ -12,24 +12,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 from PIL import Image
 
 from generation.models import Job, SubjectModel
+from tests.service_helpers import shared_database_url
 from tests.test_custom_models_api import PERSON, variants
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TIMEOUT_MS = 90_000
-
-
-def shared_database_url() -> str:
-    """The test database, as DATABASE_URL names it for another process."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
-    return f"postgres://{credentials}{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
