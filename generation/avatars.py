@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from generation.identity import catalog, dicebear
-from generation.identity.core_options import CoreOptions
+from generation.identity.core_options import OWN_STYLE_FIELDS, CoreOptionError, CoreOptions
 from generation.identity.palettes import PaletteSpec, draw_palette, parse_palette
 from generation.identity.prng import Prng
 from generation.identity.raster import RASTERISER, rasterise
@@ -101,6 +101,20 @@ class AvatarRequest:
 
 def seed_for(identifier: str) -> bytes:
     return derive_seed(identifier, settings.AVATAR_SEED_SECRET)
+
+
+def parse_options(version: StyleVersion, query: dict[str, str]) -> dict[str, Any]:
+    """DiceBear-style query options for a style version: its own descriptor for
+    a DiceBear style, the core options for an own style. Raises
+    DiceBearOptionError (with its API code) for unknown names and bad values."""
+    if renderer_of(version) == "dicebear":
+        return dicebear.compiled(version.definition, version.digest).parse_query(query)
+    options = dicebear.parse_query(OWN_STYLE_FIELDS, query)
+    try:
+        CoreOptions.from_options(options)
+    except CoreOptionError as exc:
+        raise dicebear.DiceBearOptionError("invalid_option", str(exc)) from None
+    return options
 
 
 def renderer_of(version: StyleVersion) -> str:

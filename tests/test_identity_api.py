@@ -127,9 +127,7 @@ def test_bad_requests_get_json_errors_never_500(api, url, status, code):
     assert response.json()["message"]
 
 
-@pytest.mark.parametrize(
-    "seed", ["%F0%9F%98%80", "%00", "%3Cscript%3Ealert(1)", "a" * 256, "%E6%9D%8E"]
-)
+@pytest.mark.parametrize("seed", ["%F0%9F%98%80", "%3Cscript%3Ealert(1)", "a" * 256, "%E6%9D%8E"])
 def test_hostile_but_legal_seeds_draw_an_avatar(api, seed):
     response = api.get(f"/v1/avatars/initials/{seed}.svg")
     assert response.status_code == 200

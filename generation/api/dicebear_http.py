@@ -14,10 +14,16 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from generation.avatars import AvatarRequest, cached_avatar, render_svg_text, renderer_of, seed_for
+from generation.avatars import (
+    AvatarRequest,
+    cached_avatar,
+    parse_options,
+    render_svg_text,
+    renderer_of,
+    seed_for,
+)
 from generation.errors import ApiError
 from generation.identity import dicebear
-from generation.identity.core_options import OWN_STYLE_FIELDS, CoreOptionError, CoreOptions
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
 from generation.models import Style, StyleVersion
@@ -68,16 +74,9 @@ def _keyed(raw: str | None) -> bool:
 
 def _options(version: StyleVersion, query: dict[str, str]) -> dict[str, Any]:
     try:
-        if renderer_of(version) == "dicebear":
-            style = dicebear.compiled(version.definition, version.digest)
-            return style.parse_query(query)
-        options = dicebear.parse_query(OWN_STYLE_FIELDS, query)
-        CoreOptions.from_options(options)
-        return options
+        return parse_options(version, query)
     except dicebear.DiceBearOptionError as exc:
         raise ApiError(400, exc.code, exc.message) from None
-    except CoreOptionError as exc:
-        raise ApiError(400, "invalid_option", str(exc)) from None
 
 
 def _size(options: dict[str, Any], fmt: str) -> int:

@@ -1,5 +1,6 @@
 """Identity avatar endpoints: styles and palettes, avatars by seed, users' avatars."""
 
+import json
 import re
 
 from django.http import HttpRequest, HttpResponse
@@ -9,13 +10,14 @@ from generation.avatars import (
     CONTENT_TYPES,
     AvatarRequest,
     cached_avatar,
+    parse_options,
     pinned_request,
     renderer_of,
     seed_for,
     stored_avatar,
 )
 from generation.errors import ApiError
-from generation.identity.dicebear import license_of
+from generation.identity.dicebear import DiceBearOptionError, license_of
 from generation.identity.palettes import normalise_hex
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.render import TRANSPARENT
@@ -27,6 +29,9 @@ router = Router()
 users_router = Router()
 
 DEFAULT_SIZE = 256
+# The route's own parameters; any other query parameter is a DiceBear-style
+# option (core options such as flip or rotate, and a DiceBear style's own).
+AVATAR_QUERY = frozenset({"size", "palette", "version", "background"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=300"
 _PALETTE_PARAM = re.compile(r"^(?P<slug>[-a-zA-Z0-9_]{1,40})(?:@(?P<version>\d{1,6}))?$")
@@ -220,8 +225,22 @@ def avatar(
     if style_version is None:
         raise ApiError(404, "unknown_version", f"{style_obj.slug} has no version {version}.")
     palette_version, palette_pinned = parse_palette_param(palette)
+    extra = {k: request.GET[k] for k in request.GET if k not in AVATAR_QUERY}
+    try:
+        options = parse_options(style_version, extra) if extra else {}
+    except DiceBearOptionError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+    if "seed" in options or "size" in options:
+        raise ApiError(400, "invalid_option", "The seed is in the path and size is `size`.")
     request_ = AvatarRequest(
-        style_version, palette_version, seed_for(seed), fmt, side, backdrop, seed
+        style_version,
+        palette_version,
+        seed_for(seed),
+        fmt,
+        side,
+        backdrop,
+        seed,
+        options=json.dumps(options, separators=(",", ":")) if options else "",
     )
     pinned = version is not None and palette_pinned
     body = None if not_modified(request, request_.etag) else cached_avatar(request_)
