@@ -17,9 +17,11 @@ What is learnt (all measured on the examples, none hand-picked per style):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import cv2
 import numpy as np
@@ -32,6 +34,7 @@ ENGINE = "cpu"
 FORMAT = 1
 LOOK = "look.npz"
 LUT_POINTS = 17
+DENSE = 64  # levels a side of the lookup table applied per pixel (input off by at most 2)
 SAMPLE_SIDE = 256  # examples are measured at this size
 PALETTE_COLOURS = 8
 PHOTO_EDGES = 0.11  # Canny edge density of an ordinary photo at 256 px
@@ -57,9 +60,17 @@ class CustomLook:
     style_vector: np.ndarray | None = None  # (100,) Magenta style embedding, when it fits
     neural_strength: float = 0.0
 
+    @cached_property
+    def dense_lut(self) -> np.ndarray:
+        """The LUT resampled to 64 levels a side (uint8), built once: one lookup per pixel."""
+        axis = np.arange(DENSE, dtype=np.float32) * (255.0 / (DENSE - 1))
+        grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).astype(np.uint8)
+        return apply_lut(grid.reshape(-1, 1, 3), self.lut).reshape(DENSE, DENSE, DENSE, 3)
+
     def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
         out = apply_curves(image, np.repeat(self.tone[:, None], 3, axis=1))
-        out = apply_lut(out, self.lut)
+        cell = np.rint(out * ((DENSE - 1) / 255.0)).astype(np.intp)
+        out = self.dense_lut[cell[..., 0], cell[..., 1], cell[..., 2]]
         if self.style_vector is not None and self.neural_strength > 0:
             out = neural_transfer(out, self.style_vector, self.neural_strength)
         person = np.ones(image.shape[:2], np.float32) if matte is None else matte
@@ -93,11 +104,31 @@ def train_style(examples: list[np.ndarray], progress: Progress | None = None) ->
 
 
 def custom_look(artifacts: ModelArtifacts) -> CustomLook:
-    """The look a custom style's artifacts hold, ready to apply."""
+    """The look a custom style's artifacts hold, ready to apply.
+
+    Kept by content (the last 32), so a style used on every request is read, and its dense
+    lookup table built, once per process.
+    """
     if artifacts.kind != "style" or LOOK not in artifacts.files:
         raise TrainingError("wrong_artifacts", "these are not a CPU engine custom style")
-    arrays = unpack_arrays(artifacts.files[LOOK])
-    meta = artifacts.meta
+    data = artifacts.files[LOOK]
+    meta = {k: artifacts.meta[k] for k in _LOOK_META if k in artifacts.meta}
+    key = hashlib.sha256(data + json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    look = _looks.get(key)
+    if look is None:
+        look = _read_look(data, meta)
+        if len(_looks) >= 32:
+            _looks.pop(next(iter(_looks)), None)
+        _looks[key] = look
+    return look
+
+
+_LOOK_META = ("edges", "texture", "palette", "base_style", "neural_strength")
+_looks: dict[str, CustomLook] = {}
+
+
+def _read_look(data: bytes, meta: dict) -> CustomLook:
+    arrays = unpack_arrays(data)
     return CustomLook(
         lut=arrays["lut"].astype(np.float32),
         tone=arrays["tone"].astype(np.float32),

@@ -19,14 +19,7 @@ from generation.engines.classic import ClassicEngine
 from generation.imaging.state import Box, Portrait
 from generation.portrait.align import align_face
 from generation.portrait.background import place_on_background
-from generation.portrait.face import (
-    CHIN,
-    FOREHEAD,
-    LEFT_CHEEK,
-    MOUTH_CORNERS,
-    RIGHT_CHEEK,
-    find_faces,
-)
+from generation.portrait.face import MOUTH_CORNERS, eye_centres, find_faces
 from generation.portrait.likeness import embedding, likeness
 from generation.portrait.pipeline import DEFAULT_INTENSITY
 from generation.portrait.quality import input_quality_score
@@ -55,7 +48,8 @@ ENGINE = "cpu"
 FORMAT = 1
 REFERENCES = "references.npz"
 LIKENESS_FLOOR = 0.5  # below this, one more render at a lower intensity
-_LIP_GAP = (13, 14)  # inner upper and lower lip, for how open the mouth is
+_INNER_LIPS = (13, 14)  # the middle of the inner upper and lower lip
+_OUTER_LIPS = (0, 17)  # the middle of the outer upper and lower lip
 
 
 @dataclass
@@ -223,13 +217,19 @@ def _reference(photo: CheckedPhoto, subject_type: str, size: int) -> Reference:
 
 
 def _smile(portrait: Portrait) -> float:
-    """Mouth width over face width, plus how open the lips are: higher is a bigger smile."""
+    """A smile score: a wide mouth whose corners sit above the lips' middle, not one open to talk.
+
+    Measured in eye distances: mouth width, plus twice the corners' lift above the middle of
+    the outer lips, less the gap between the inner lips.
+    """
     marks = portrait.landmarks
-    mouth = np.linalg.norm(marks[MOUTH_CORNERS[0]] - marks[MOUTH_CORNERS[1]])
-    face = np.linalg.norm(marks[LEFT_CHEEK] - marks[RIGHT_CHEEK])
-    height = np.linalg.norm(marks[CHIN] - marks[FOREHEAD])
-    gap = np.linalg.norm(marks[_LIP_GAP[0]] - marks[_LIP_GAP[1]])
-    return round(float(mouth / max(face, 1e-6) + gap / max(height, 1e-6)), 4)
+    left_eye, right_eye = eye_centres(marks)
+    eyes = max(float(np.linalg.norm(left_eye - right_eye)), 1e-6)
+    corners = marks[list(MOUTH_CORNERS)]
+    width = np.linalg.norm(corners[0] - corners[1])
+    lift = marks[list(_OUTER_LIPS)][:, 1].mean() - corners[:, 1].mean()
+    gap = np.linalg.norm(marks[_INNER_LIPS[0]] - marks[_INNER_LIPS[1]])
+    return round(float((width + 2.0 * lift - gap) / eyes), 4)
 
 
 def _square(image: np.ndarray, centre: tuple[float, float], side: float, size: int):

@@ -120,3 +120,17 @@ def test_a_couple_model_scores_both_people():
     assert identity.shape == (2, 128)
     image = infer_subject(model, InferenceRequest("warm", "corporate_headshot"))[0]
     assert image.likeness_score is not None and image.likeness_score > 0.5
+
+
+def test_a_smiling_prompt_starts_from_the_smiling_photo():
+    from generation.portrait.load import load_photo
+    from generation.training.cpu_subject import _reference
+    from generation.training.validate import CheckedPhoto, _inspect_single
+
+    def smile(name: str) -> float:
+        checked = CheckedPhoto(0, load_photo(photo(name)))
+        assert _inspect_single(checked) is None
+        return _reference(checked, "man", 256).smile
+
+    # obama.jpg smiles; obama2.jpg talks (mouth open); obama3.jpg keeps a straight face.
+    assert smile("obama.jpg") > max(smile("obama2.jpg"), smile("obama3.jpg"))
