@@ -29,27 +29,36 @@ def _dejavu() -> TTFont:
     return TTFont(FONT_PATH, lazy=False)
 
 
-def _noto_variable(package: str, filename: str) -> Callable[[], TTFont]:
+NOTO_DEVANAGARI = ("fontpkg_noto_sans_devanagari", "files/NotoSansDevanagari[wdth,wght].ttf")
+NOTO_THAI = ("fontpkg_noto_sans_thai", "files/NotoSansThai[wdth,wght].ttf")
+NOTO_CJK = ("cvttf_NotoSansCJK_Bold", "NotoSansCJKtc-Bold.otf")
+
+
+def font_file(package_and_path: tuple[str, str]) -> str:
+    package, path = package_and_path
+    return str(files(package).joinpath(path))
+
+
+def _noto_variable(package_and_path: tuple[str, str]) -> Callable[[], TTFont]:
     """A Noto variable font from a pinned PyPI package, instanced at bold."""
 
     def load() -> TTFont:
-        path = files(package).joinpath("files", filename)
-        return instancer.instantiateVariableFont(TTFont(str(path)), BOLD)
+        return instancer.instantiateVariableFont(TTFont(font_file(package_and_path)), BOLD)
 
     return load
 
 
 def _noto_cjk() -> TTFont:
     """Han, kana and Hangul: Noto Sans CJK Bold from a pinned PyPI package."""
-    return TTFont(str(files("cvttf_NotoSansCJK_Bold").joinpath("NotoSansCJKtc-Bold.otf")))
+    return TTFont(font_file(NOTO_CJK))
 
 
 # Fallback order: the first font with a glyph for a character draws it. The
 # packages are pinned, so the outlines (and so the bytes) are the same anywhere.
 FONTS: tuple[Callable[[], TTFont], ...] = (
     _dejavu,
-    _noto_variable("fontpkg_noto_sans_devanagari", "NotoSansDevanagari[wdth,wght].ttf"),
-    _noto_variable("fontpkg_noto_sans_thai", "NotoSansThai[wdth,wght].ttf"),
+    _noto_variable(NOTO_DEVANAGARI),
+    _noto_variable(NOTO_THAI),
     _noto_cjk,
 )
 

@@ -15,7 +15,7 @@ from functools import cache
 import svg2png_py
 from PIL import Image
 
-from generation.identity.glyphs import FONT_PATH
+from generation.identity.glyphs import FONT_PATH, NOTO_CJK, NOTO_DEVANAGARI, NOTO_THAI, font_file
 
 MIN_SIZE = 16
 MAX_SIZE = 1024
@@ -30,6 +30,8 @@ _FONT_FAMILY = re.compile(r'font-family="[^"]*"')
 def _text_fonts() -> svg2png_py.FontDatabase:
     fonts = svg2png_py.FontDatabase()
     fonts.load_font_file(str(FONT_PATH))
+    for noto in (NOTO_DEVANAGARI, NOTO_THAI, NOTO_CJK):  # fallbacks for other scripts
+        fonts.load_font_file(font_file(noto))
     return fonts
 
 
