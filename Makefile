@@ -10,6 +10,8 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel; anything that pulls torch later must find it there
+	$(PY) -m pip install --quiet "$$(grep -o 'torch==[0-9.]*' pyproject.toml)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
