@@ -732,3 +732,30 @@ def test_runworker_avatar_training_trains_models(acme, no_workers, settings):
         worker.wait(20)
     assert body["status"] == "DONE"
     assert SubjectModel.objects.get(pk=model.pk).job.lease_owner.split(":")[1] == str(worker.pid)
+
+
+def test_an_idempotency_key_makes_a_retry_answer_the_first_model(acme, no_workers):
+    """A platform whose answer got lost retries: same model_id, charged once
+    (the model_id is the only handle, so losing it must not cost a model)."""
+    account, api = acme
+    body = {"type": "man", "images_base64": b64(variants(PERSON, 5))}
+    first = post_json(api, MODELS, body, HTTP_IDEMPOTENCY_KEY="train-ada")
+    again = post_json(api, MODELS, body, HTTP_IDEMPOTENCY_KEY="train-ada")
+    assert first.status_code == again.status_code == 202
+    assert first.json()["model_id"] == again.json()["model_id"]
+    assert SubjectModel.objects.count() == 1 and balance(account) == 100 - TRAINING_PRICE
+    styles = post_json(api, "/v1/styles", {"name": "x", "image_urls": ["http://x/a.jpg"] * 50},
+                       HTTP_IDEMPOTENCY_KEY="train-ada")  # fmt: skip
+    assert (styles.status_code, styles.json()["code"]) == (422, "idempotency_key_reused")
+
+    model = SubjectModel.objects.get()
+    SubjectModel.objects.filter(pk=model.pk).update(status="DONE")
+    url = f"{MODELS}/{model.pk}/inferences"
+    request = {"requests": [{"prompt": "studio portrait", "count": 3}]}
+    first = post_json(api, url, request, HTTP_IDEMPOTENCY_KEY="draw-1")
+    again = post_json(api, url, request, HTTP_IDEMPOTENCY_KEY="draw-1")
+    assert first.json()["inference_id"] == again.json()["inference_id"]
+    assert balance(account) == 100 - TRAINING_PRICE - 3
+    other = {"requests": [{"prompt": "anime portrait", "count": 3}]}
+    reused = post_json(api, url, other, HTTP_IDEMPOTENCY_KEY="draw-1")
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")

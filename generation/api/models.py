@@ -7,6 +7,7 @@ the photos or URLs that trained it, so a lost model_id is a lost model.
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -14,7 +15,7 @@ from ninja.errors import HttpError
 from accounts.credits import InsufficientCredits
 from accounts.models import PlatformAccount
 from generation.api.auth import API_KEY_AUTH
-from generation.api.portraits import ErrorOut, _uuid
+from generation.api.portraits import ErrorOut, _uuid, idempotency_key
 from generation.api.reference_sets import (
     ARCHIVE_FIELD,
     SUBJECT_SET,
@@ -225,7 +226,12 @@ def subject_type(value: str) -> str:
 
 
 def create_model(
-    account: PlatformAccount | None, kind: str, engine: str, photos: list[bytes], user=None
+    account: PlatformAccount | None,
+    kind: str,
+    engine: str,
+    photos: list[bytes],
+    user=None,
+    idempotency_key: str = "",
 ) -> SubjectModel:
     """A subject model's record and training job, its price held; a site
     user's (no account) is not billed."""
@@ -233,10 +239,36 @@ def create_model(
     billing = "credit" if account is not None else "site"
     try:
         return training.start_training(
-            model, photos, price=settings.SUBJECT_TRAINING_CREDITS, billing=billing
+            model,
+            photos,
+            price=settings.SUBJECT_TRAINING_CREDITS,
+            billing=billing,
+            idempotency_key=idempotency_key,
         )
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", "Not enough credit to train.") from None
+
+
+KEY_REUSED = "This Idempotency-Key was used for another call; use a new key."
+
+
+def replayed_training(
+    account: PlatformAccount, key: str, record: type[TrainedModel]
+) -> TrainedModel | None:
+    """The model an earlier call with this Idempotency-Key started (a retry
+    after a lost answer gets its model_id, charged once). Nothing about the
+    photos is kept to compare, so the key alone names the model."""
+    job = jobs.find_idempotent(account, key)
+    if job is None:
+        return None
+    found = record.objects.select_related("job").filter(job=job).first()
+    if found is None:
+        raise ApiError(422, "idempotency_key_reused", KEY_REUSED)
+    return found
+
+
+def accepted_model(model: SubjectModel) -> dict:
+    return {"model_id": str(model.pk), "status": trained_status(model)[0], "engine": model.engine}
 
 
 @router.post(
@@ -249,6 +281,10 @@ def create_model(
 )  # fmt: skip
 @in_pool
 def create(request: HttpRequest) -> HttpResponse | Status:
+    """An Idempotency-Key header makes a retry answer the first call's model."""
+    key = idempotency_key(request)
+    if (model := replayed_training(request.auth, key, SubjectModel)) is not None:
+        return Status(202, accepted_model(model))
     body = read_body(request, ModelIn)
     kind = subject_type(body.type)
     engine = engine_for(request.auth, body.engine)
@@ -256,11 +292,12 @@ def create(request: HttpRequest) -> HttpResponse | Status:
         photos = read_set(request, body, SUBJECT_SET)
     except SetNotValid as exc:
         return exc.response()
-    model = create_model(request.auth, kind, engine, photos)
+    try:
+        model = create_model(request.auth, kind, engine, photos, idempotency_key=key)
+    except IntegrityError:  # a concurrent call with the same key won
+        return Status(202, accepted_model(replayed_training(request.auth, key, SubjectModel)))
     async_to_sync(wake_workers)(settings.TRAINING_CHANNEL)
-    return Status(
-        202, {"model_id": str(model.pk), "status": TrainingStatus.ACCEPTED, "engine": engine}
-    )
+    return Status(202, accepted_model(model))
 
 
 @router.get(
@@ -318,14 +355,20 @@ def inference_requests(account: PlatformAccount | None, body: InferencesIn) -> l
     return stored
 
 
-def start_inference(model: SubjectModel, requests: list[dict], billing: str = "credit") -> Job:
+def start_inference(
+    model: SubjectModel, requests: list[dict], billing: str = "credit", idempotency_key: str = ""
+) -> Job:
     if model.status != TrainingStatus.DONE:
         raise ApiError(409, "model_not_ready", f"The model is {model.status}, not DONE.")
     if jobs.queue_depth() >= settings.MAX_QUEUE_DEPTH:
         raise ApiError(429, "queue_full", "Too many jobs are queued; retry shortly.")
     try:
         job = training.start_inference(
-            model, requests, price_each=settings.INFERENCE_IMAGE_CREDITS, billing=billing
+            model,
+            requests,
+            price_each=settings.INFERENCE_IMAGE_CREDITS,
+            billing=billing,
+            idempotency_key=idempotency_key,
         )
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", "Not enough credit for the images.") from None
@@ -342,9 +385,27 @@ def start_inference(model: SubjectModel, requests: list[dict], billing: str = "c
 )  # fmt: skip
 @in_pool
 def create_inference(request: HttpRequest, model_id: str, body: InferencesIn) -> Status:
+    """An Idempotency-Key header makes a retry answer the first call's inference."""
     model = own_model(request.auth, model_id)
-    job = start_inference(model, inference_requests(request.auth, body))
-    return Status(202, {"inference_id": str(job.pk), "status": TrainingStatus.ACCEPTED})
+    key = idempotency_key(request)
+    requests = inference_requests(request.auth, body)
+    job = replayed_inference(model, key, requests)
+    if job is None:
+        try:
+            job = start_inference(model, requests, idempotency_key=key)
+        except IntegrityError:  # a concurrent call with the same key won
+            job = replayed_inference(model, key, requests)
+    return Status(202, {"inference_id": str(job.pk), "status": INFERENCE_STATES[job.state]})
+
+
+def replayed_inference(model: SubjectModel, key: str, requests: list[dict]) -> Job | None:
+    job = jobs.find_idempotent(model.account, key)
+    if job is None:
+        return None
+    same = job.kind == Job.Kind.INFERENCE and job.params.get("model_id") == str(model.pk)
+    if not same or job.params.get("requests") != requests:
+        raise ApiError(422, "idempotency_key_reused", KEY_REUSED)
+    return job
 
 
 @router.get(

@@ -4,14 +4,21 @@ zip) trains a look into a style_token, private to the account, usable as
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from accounts.credits import InsufficientCredits
 from generation.api.auth import API_KEY_AUTH
-from generation.api.models import InvalidSetOut, ProblemOut, engine_for, trained_status
-from generation.api.portraits import ErrorOut
+from generation.api.models import (
+    InvalidSetOut,
+    ProblemOut,
+    engine_for,
+    replayed_training,
+    trained_status,
+)
+from generation.api.portraits import ErrorOut, idempotency_key
 from generation.api.reference_sets import (
     ARCHIVE_FIELD,
     STYLE_SET,
@@ -95,6 +102,10 @@ def style_payload(style: CustomStyle) -> dict:
 )  # fmt: skip
 @in_pool
 def create(request: HttpRequest) -> HttpResponse | Status:
+    """An Idempotency-Key header makes a retry answer the first call's style."""
+    key = idempotency_key(request)
+    if (style := replayed_training(request.auth, key, CustomStyle)) is not None:
+        return Status(202, style_payload(style))
     body = read_body(request, StyleIn)
     name = body.name.strip()
     if not 1 <= len(name) <= MAX_NAME or "\x00" in name:
@@ -108,9 +119,13 @@ def create(request: HttpRequest) -> HttpResponse | Status:
         return exc.response()
     style = CustomStyle(account=request.auth, name=name, engine=engine)
     try:
-        training.start_training(style, examples, price=settings.STYLE_TRAINING_CREDITS)
+        training.start_training(
+            style, examples, price=settings.STYLE_TRAINING_CREDITS, idempotency_key=key
+        )
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", "Not enough credit to train.") from None
+    except IntegrityError:  # a concurrent call with the same key won
+        return Status(202, style_payload(replayed_training(request.auth, key, CustomStyle)))
     async_to_sync(wake_workers)(settings.TRAINING_CHANNEL)
     return Status(202, style_payload(style))
 

@@ -171,10 +171,17 @@ def choose_engine(account: PlatformAccount | None, requested: str | None) -> str
 
 
 def _new_job(
-    account: PlatformAccount | None, kind: str, params: dict, photo: bytes | None, price: int
+    account: PlatformAccount | None,
+    kind: str,
+    params: dict,
+    photo: bytes | None,
+    price: int,
+    idempotency_key: str = "",
 ) -> Job:
+    """Insert the job (its Idempotency-Key taken: IntegrityError) and hold its price."""
     rank = jobs.fair_ranks(account, 1, batch=False)[0]
-    job = Job(account=account, kind=kind, params=params, queue_rank=rank)
+    job = Job(account=account, kind=kind, params=params, queue_rank=rank,
+              idempotency_key=idempotency_key)  # fmt: skip
     if photo is None:
         job.save(force_insert=True)
     else:
@@ -185,23 +192,40 @@ def _new_job(
 
 
 def start_training(
-    record: TrainedModel, photos: list[bytes], *, price: int, billing: str = "credit"
+    record: TrainedModel,
+    photos: list[bytes],
+    *,
+    price: int,
+    billing: str = "credit",
+    idempotency_key: str = "",
 ) -> TrainedModel:
     """Save the model's record and its training job (holding the photos), and
-    hold its price, all or nothing; raises credits.InsufficientCredits with
-    nothing stored."""
+    hold its price, all or nothing; raises credits.InsufficientCredits (or
+    IntegrityError for a taken Idempotency-Key) with nothing stored."""
     target = "style" if isinstance(record, CustomStyle) else "subject"
     params = {"target": target, "model_id": str(record.pk), "engine": record.engine}
     if billing != "credit":
         params["billing"] = billing
     with transaction.atomic():
-        record.job = _new_job(record.account, Job.Kind.TRAINING, params, pack_photos(photos), price)
+        record.job = _new_job(
+            record.account,
+            Job.Kind.TRAINING,
+            params,
+            pack_photos(photos),
+            price,
+            idempotency_key,
+        )
         record.save(force_insert=True)
     return record
 
 
 def start_inference(
-    model: SubjectModel, requests: list[dict], *, price_each: int, billing: str = "credit"
+    model: SubjectModel,
+    requests: list[dict],
+    *,
+    price_each: int,
+    billing: str = "credit",
+    idempotency_key: str = "",
 ) -> Job:
     """An inference job for a trained model: each request is a dict of
     InferenceRequest's fields (plus `custom_style`, a CustomStyle id, when its
@@ -209,7 +233,9 @@ def start_inference(
     images = sum(request["count"] for request in requests)
     params = {"model_id": str(model.pk), "requests": requests, "images": images, "billing": billing}
     with transaction.atomic():
-        return _new_job(model.account, Job.Kind.INFERENCE, params, None, price_each * images)
+        return _new_job(
+            model.account, Job.Kind.INFERENCE, params, None, price_each * images, idempotency_key
+        )
 
 
 class ProgressReporter:
