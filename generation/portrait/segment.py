@@ -10,7 +10,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from generation.imaging.filters import polygon_mask
+from generation.imaging.filters import guided_filter, luminance, polygon_mask, to_float
 from generation.imaging.state import Box, Portrait
 
 _lock = threading.Lock()
@@ -103,7 +103,7 @@ def refine(image: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     small = cv2.resize(image, (half, half), interpolation=cv2.INTER_AREA)
     mask = cv2.resize(coarse, (half, half), interpolation=cv2.INTER_LINEAR)
     radius = max(half // 60, 3)
-    guided = cv2.ximgproc.guidedFilter(small, mask, radius, 60.0)
+    guided = _guided(small, mask, radius)
     guided = np.clip((guided - 0.5) * 1.6 + 0.5, 0.0, 1.0)
     band = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     sure = cv2.erode((mask > 0.5).astype(np.uint8), band) > 0
@@ -112,6 +112,15 @@ def refine(image: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     matte = np.where(sure, 1.0, np.where(never, 0.0, guided)).astype(np.float32)
     matte = cv2.GaussianBlur(matte, (0, 0), 1.0)
     return cv2.resize(matte, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _guided(image: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
+    """The guided filter with the photo's colours as guide (opencv-contrib's, which
+    mediapipe installs); with only plain OpenCV active, its luminance as guide."""
+    contrib = getattr(cv2, "ximgproc", None)
+    if contrib is not None:
+        return contrib.guidedFilter(image, mask, radius, 60.0)
+    return guided_filter(luminance(to_float(image)), mask, radius, 1e-3)
 
 
 def _colour_limit(image: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.ndarray:

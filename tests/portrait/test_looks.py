@@ -236,3 +236,13 @@ def test_corporate_models_the_face_without_flattening_it():
         abs(styled_left - styled_right) / (styled_left + styled_right),
     )
     assert styled > 0.02 and styled > 0.8 * contrast  # modelled, still lit from one side
+
+
+def test_matte_holds_with_plain_opencv_too(monkeypatch):
+    """Without opencv-contrib's guided filter the matte is refined on luminance."""
+    import cv2
+
+    monkeypatch.delattr(cv2, "ximgproc")
+    portrait = portrait_of(photo_array("biden2.jpg"))
+    assert portrait.matte[_box_mask(portrait.face_box, SIZE)].mean() > 0.95
+    assert portrait.matte[:40, :40].max() < 0.05 and portrait.matte[:40, -40:].max() < 0.05
