@@ -156,20 +156,23 @@ def trained_status(record: TrainedModel) -> tuple[str, dict | None]:
     return record.status, None
 
 
-def model_payload(model: SubjectModel) -> dict:
-    status, error = trained_status(model)
+def trained_payload(record: TrainedModel) -> dict:
+    """What subject models and custom styles both answer about their training."""
+    status, error = trained_status(record)
     return {
-        "model_id": str(model.pk),
-        "type": model.subject_type,
         "status": status,
-        "progress": round(1.0 if status == TrainingStatus.DONE else model.progress, 3),
-        "eta_seconds": model.eta_seconds if status == TrainingStatus.IN_PROGRESS else None,
-        "engine": model.engine,
-        "created_at": model.created_at.isoformat(),
-        "finished_at": _iso(model.finished_at),
-        "problems": model.problems if status == TrainingStatus.IMAGE_NOT_VALID else [],
+        "progress": round(1.0 if status == TrainingStatus.DONE else record.progress, 3),
+        "eta_seconds": record.eta_seconds if status == TrainingStatus.IN_PROGRESS else None,
+        "engine": record.engine,
+        "created_at": record.created_at.isoformat(),
+        "finished_at": _iso(record.finished_at),
+        "problems": record.problems if status == TrainingStatus.IMAGE_NOT_VALID else [],
         "error": error,
     }
+
+
+def model_payload(model: SubjectModel) -> dict:
+    return {"model_id": str(model.pk), "type": model.subject_type, **trained_payload(model)}
 
 
 def inference_payload(request: HttpRequest | None, job: Job) -> dict:

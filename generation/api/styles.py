@@ -16,7 +16,7 @@ from generation.api.models import (
     ProblemOut,
     engine_for,
     replayed_training,
-    trained_status,
+    trained_payload,
 )
 from generation.api.portraits import ErrorOut, idempotency_key
 from generation.api.reference_sets import (
@@ -30,7 +30,7 @@ from generation.api.reference_sets import (
 from generation.errors import ApiError
 from generation.jobs import training
 from generation.jobs.worker import wake_workers
-from generation.models import CustomStyle, TrainingStatus
+from generation.models import CustomStyle
 from generation.off_loop import in_pool
 
 router = Router(tags=["custom styles"])
@@ -77,19 +77,7 @@ _STYLE_DOC = {
 
 
 def style_payload(style: CustomStyle) -> dict:
-    status, error = trained_status(style)
-    return {
-        "style_token": style.style_token,
-        "name": style.name,
-        "status": status,
-        "progress": round(1.0 if status == TrainingStatus.DONE else style.progress, 3),
-        "eta_seconds": style.eta_seconds if status == TrainingStatus.IN_PROGRESS else None,
-        "engine": style.engine,
-        "created_at": style.created_at.isoformat(),
-        "finished_at": style.finished_at.isoformat() if style.finished_at else None,
-        "problems": style.problems if status == TrainingStatus.IMAGE_NOT_VALID else [],
-        "error": error,
-    }
+    return {"style_token": style.style_token, "name": style.name, **trained_payload(style)}
 
 
 @router.post(
