@@ -132,15 +132,20 @@ def _colour_limit(image: np.ndarray, person: np.ndarray, background: np.ndarray)
     are alike, or no background is near, colour says nothing and the limit is 1.
     """
     pixels = image.astype(np.float32) / 255.0
+    side = image.shape[0]
+    small = side // 2  # the spread colours are smooth: estimated at half this size
+    shrunk = cv2.resize(pixels, (small, small), interpolation=cv2.INTER_AREA)
 
     def spread(where: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-        weight = where.astype(np.float32)
-        total = cv2.GaussianBlur(pixels * weight[..., None], (0, 0), sigma)
+        weight = cv2.resize(where.astype(np.float32), (small, small), interpolation=cv2.INTER_AREA)
+        total = cv2.GaussianBlur(shrunk * weight[..., None], (0, 0), sigma)
         seen = cv2.GaussianBlur(weight, (0, 0), sigma)
-        return total / np.maximum(seen, 1e-4)[..., None], seen
+        colour = total / np.maximum(seen, 1e-4)[..., None]
+        grow = (side, side)
+        return cv2.resize(colour, grow), cv2.resize(seen, grow)
 
-    back, seen = spread(background, image.shape[0] / 50)
-    fore, _ = spread(person, image.shape[0] / 100)
+    back, seen = spread(background, small / 50)
+    fore, _ = spread(person, small / 100)
     to_back = np.linalg.norm(pixels - back, axis=2)
     to_fore = np.linalg.norm(pixels - fore, axis=2)
     lean = (to_back - to_fore) / np.maximum(to_back + to_fore, 1e-4)  # -1 background, +1 person
