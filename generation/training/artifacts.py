@@ -85,6 +85,8 @@ class InferenceRequest:
             raise TrainingError("bad_request", "count must be between 1 and 8")
         if len(self.prompt) > 1000 or len(self.negative_prompt) > 1000:
             raise TrainingError("bad_request", "a prompt is at most 1000 characters")
+        if self.seed is not None and not 0 <= self.seed < 2**32 - 8:
+            raise TrainingError("bad_request", "seed must be between 0 and 4294967287")
 
 
 @dataclass

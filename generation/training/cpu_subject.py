@@ -47,6 +47,9 @@ from .validate import CheckedPhoto
 ENGINE = "cpu"
 FORMAT = 1
 REFERENCES = "references.npz"
+PET_FRAME = 0.9  # a pet's square is at least this share of the photo's short side
+CLOSE_UP = 0.25  # a subject box over this share of the square keeps the photo's background
+BACKDROP_UNSEEN = 0.95  # a matte this full leaves no backdrop to see
 LIKENESS_FLOOR = 0.5  # below this, one more render at a lower intensity
 _INNER_LIPS = (13, 14)  # the middle of the inner upper and lower lip
 _OUTER_LIPS = (0, 17)  # the middle of the outer upper and lower lip
@@ -118,7 +121,10 @@ def infer(
         image, score = _render(ref, style_name, backdrop, plan, look, identity, subject_type)
         metadata = {"style": request.style, "engine": ENGINE, "subject": subject_type}
         png, _ = save_avatar(image, size, metadata)
-        images.append(GeneratedImage(png, score, ENGINE, list(plan.ignored)))
+        ignored = list(plan.ignored)
+        if ref.portrait.matte is not None and ref.portrait.matte.mean() > BACKDROP_UNSEEN:
+            ignored += plan.backdrop_terms  # a close-up keeps its own background
+        images.append(GeneratedImage(png, score, ENGINE, ignored))
     report(progress, 1.0, "done")
     return images
 
@@ -312,27 +318,37 @@ def _person_matte(image: np.ndarray, face: Box) -> np.ndarray:
 
 
 def _pet_reference(photo: CheckedPhoto, subject_type: str, size: int) -> Reference:
+    """A pet framed around its face (cat) or the dominant subject (dog).
+
+    The square takes at least most of the photo's short side (a pet photo is usually framed
+    already; the cascade's box may be the muzzle alone) and stays inside the photo where it
+    can. A close-up keeps its own background: cutting out a pet that fills the frame only
+    loses fur, so the matte is the subject's only when it sits well inside the square.
+    """
+    height, width = photo.image.shape[:2]
     if subject_type == "cat":
         assert photo.cat_face is not None
         face = photo.cat_face
         cx, cy = face.centre
         side = 3.2 * max(face.width, face.height)
-        centre = (cx, cy + 0.35 * face.height)
+        cy += 0.35 * face.height
     else:
         assert photo.subject is not None
         face = photo.subject.box
         cx, cy = face.centre
         side = 1.25 * max(face.width, face.height)
-        centre = (cx, cy)
-    crop, inside, matrix = _square(photo.image, centre, side, size)
+    side = min(max(side, PET_FRAME * min(height, width)), float(max(height, width)))
+    cx = min(max(cx, side / 2), width - side / 2) if side <= width else width / 2
+    cy = min(max(cy, side / 2), height - side / 2) if side <= height else height / 2
+    crop, inside, matrix = _square(photo.image, (cx, cy), side, size)
     framed = _moved(matrix, face)
-    matte = subject_matte(crop, _grown(framed, 1.0 if subject_type == "cat" else 0.08, size))
-    if matte is None:  # a soft ellipse around the framing's centre
-        matte = np.zeros((size, size), np.float32)
-        cv2.ellipse(matte, (size // 2, size // 2), (size // 3, size * 2 // 5), 0, 0, 360, 1.0, -1)
-        matte = cv2.GaussianBlur(matte, (0, 0), size / 60)
-    portrait = Portrait(crop, np.zeros((0, 2), np.float32), framed, inside)
-    portrait = replace(portrait, matte=matte * inside)
+    matte = None
+    if framed.area < CLOSE_UP * size * size:
+        margin = 1.0 if subject_type == "cat" else 0.08
+        matte = subject_matte(crop, _grown(framed, margin, size))
+    if matte is None or matte.mean() < 0.1:
+        matte = np.ones((size, size), np.float32)
+    portrait = Portrait(crop, np.zeros((0, 2), np.float32), framed, inside, matte * inside)
     return Reference(portrait, np.zeros((0, 128)), _sharpness(crop), 0.0)
 
 

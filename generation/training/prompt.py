@@ -102,6 +102,7 @@ class PromptPlan:
     grade: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     smiling: bool = False
     style_terms: list[str] = field(default_factory=list)  # the words that named ``style``
+    backdrop_terms: list[str] = field(default_factory=list)  # the words for scene and palette
     honoured: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
@@ -181,8 +182,10 @@ def plan_prompt(prompt: str, negative_prompt: str = "") -> PromptPlan:
                 plan.style_terms.append(phrase)
             elif kind == "scene":
                 plan.scene = plan.scene or str(value)
+                plan.backdrop_terms.append(phrase)
             elif kind == "palette":
                 plan.palette = plan.palette or value  # type: ignore[assignment]
+                plan.backdrop_terms.append(phrase)
             elif kind == "smiling":
                 plan.smiling = True
             plan.honoured.append(phrase)

@@ -98,8 +98,11 @@ def test_unknown_style_and_missing_engine_are_refused(cpu_subject, obama_set):
     with pytest.raises(TrainingError) as caught:
         train_subject(obama_set, "man", engine="diffusion")
     assert caught.value.code == "engine_unavailable"
-    with pytest.raises(TrainingError):
-        InferenceRequest("", "anime", count=9)
+    hostile_fields = [{"count": 9}, {"count": 0}, {"seed": -1}, {"seed": 2**40}]
+    for hostile in [*hostile_fields, {"prompt": "x" * 1001}]:
+        with pytest.raises(TrainingError) as caught:
+            InferenceRequest(**{"prompt": "", "style": "anime", **hostile})
+        assert caught.value.code == "bad_request"
 
 
 def test_a_cat_model_renders_without_a_likeness():
@@ -107,8 +110,10 @@ def test_a_cat_model_renders_without_a_likeness():
     cats = variants("chelsea.png", 5, mirror=False)
     model = train_subject(cats, "cat", settings=settings)
     assert model.meta["subject_type"] == "cat"
-    images = infer_subject(model, InferenceRequest("cartoon, bright", "anime", count=1))
+    images = infer_subject(model, InferenceRequest("bright, neon background", "anime"))
     assert images[0].likeness_score is None
+    # The fixture is a close-up: the cat keeps its own background, so no neon is drawn.
+    assert images[0].ignored_prompt_terms == ["neon"]
     assert decode(images[0].png).shape == (384, 384, 3)
 
 
