@@ -247,9 +247,10 @@ def paint_hair(portrait: Portrait, smooth: np.ndarray, hair: np.ndarray) -> np.n
     base = np.median(rgb[on_hair], axis=0)
     shadow = base * 0.65
     light = np.clip(base * 1.6 + 0.05, 0.0, 1.0)
-    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 60)
+    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 40)
     level = float(np.median(lum[on_hair]))
-    dark = np.clip((level * 0.8 - lum) / 0.03 + 0.5, 0.0, 1.0)[..., None]
+    dark = np.clip((level * 0.8 - lum) / 0.04 + 0.5, 0.0, 1.0)
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))[..., None]
     painted = base + (shadow - base) * dark
     # A band of sheen following the crown's curve, its lower edge cut in points.
     scale = smooth.shape[0] / portrait.size
