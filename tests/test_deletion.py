@@ -19,7 +19,7 @@ from PIL import Image
 from accounts import credits
 from accounts.models import ApiKey, CreditEntry, PlatformAccount, Seat
 from generation.jobs.worker import run_available_jobs
-from generation.models import Batch, Job
+from generation.models import Batch, Job, SubjectModel
 from tests.service_helpers import client_for, make_account, photo_b64, post_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,6 +87,7 @@ def assert_erased(account: PlatformAccount, key: str, ledger_before: list, setti
 
 def test_deleting_an_account_erases_it_and_keeps_its_ledger(busy_account, settings):
     account, key = busy_account
+    model = SubjectModel.objects.create(account=account, subject_type="man", engine="cpu")
     assert any(name.startswith("avatars/") for name in stored_files(settings))
     assert any(name.startswith("inputs/") for name in stored_files(settings))
     before = ledger(account)
@@ -94,6 +95,7 @@ def test_deleting_an_account_erases_it_and_keeps_its_ledger(busy_account, settin
     account.delete()
 
     assert_erased(account, key, before, settings)
+    assert not SubjectModel.objects.filter(pk=model.pk).exists()  # whatever it owned goes
     account.delete()  # again: nothing left to do, no error
     assert ledger(account)[: len(before)] == before
 
