@@ -759,3 +759,39 @@ def test_an_idempotency_key_makes_a_retry_answer_the_first_model(acme, no_worker
     other = {"requests": [{"prompt": "anime portrait", "count": 3}]}
     reused = post_json(api, url, other, HTTP_IDEMPOTENCY_KEY="draw-1")
     assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+
+
+def test_deleting_a_model_takes_its_images_and_stops_its_training(acme, no_workers):
+    from generation.jobs import queue as jobs
+    from generation.jobs.training import run_training
+
+    account, api = acme
+    model = queued_model(api)
+    claimed = jobs.claim("worker-a", kinds=jobs.TRAINING_KINDS)
+    _, other_key = make_account("other", credits=1)
+    assert client_for(other_key).delete(f"{MODELS}/{model.pk}").status_code == 404
+    assert api.delete(f"{MODELS}/{model.pk}").status_code == 204  # while it trains
+    run_training(claimed, "worker-a")  # the worker finishes: its result is thrown away
+    assert stored_files() == [] and not Job.objects.exists()
+    assert balance(account) == 100  # the held price came back
+    assert api.get(f"{MODELS}/{model.pk}").status_code == 404
+    assert api.delete(f"{MODELS}/{model.pk}").status_code == 404
+
+
+def test_a_person_deletes_their_model_from_its_page(client, django_user_model, acme):
+    account, _ = acme
+    ada = django_user_model.objects.create_user("ada", password="pw-ada-12345678")
+    artifact = default_storage.save("custom-models/mine-1.zip", io.BytesIO(b"zip"))
+    model = SubjectModel.objects.create(
+        user=ada, subject_type="dog", engine="cpu", status="DONE", artifact=artifact
+    )
+    drawn = default_storage.save("inferences/x-1-0.png", io.BytesIO(b"png"))
+    Job.objects.create(kind=Job.Kind.INFERENCE, state="done",
+                       params={"model_id": str(model.pk), "images": 1},
+                       result={"avatars": [{"file": drawn}]})  # fmt: skip
+    client.force_login(ada)
+    assert client.get(f"/models/{model.pk}/delete").status_code == 405
+    response = client.post(f"/models/{model.pk}/delete")
+    assert response.status_code == 302 and response["Location"] == "/models/"
+    assert not SubjectModel.objects.exists() and not Job.objects.exists()
+    assert stored_files() == []

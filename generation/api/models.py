@@ -411,6 +411,18 @@ def replayed_inference(model: SubjectModel, key: str, requests: list[dict]) -> J
     return job
 
 
+@router.delete(
+    "/{model_id}",
+    auth=API_KEY_AUTH,
+    response={204: None, 401: ErrorOut, 404: ErrorOut},
+    summary="Delete a subject model now, with every image drawn from it",
+)
+@in_pool
+def delete(request: HttpRequest, model_id: str) -> Status:
+    training.delete_trained(own_model(request.auth, model_id))
+    return Status(204, None)
+
+
 @router.get(
     "/{model_id}/inferences/{inference_id}",
     auth=API_KEY_AUTH,

@@ -118,6 +118,17 @@ def create(request: HttpRequest) -> HttpResponse | Status:
     return Status(202, style_payload(style))
 
 
+def own_style(request: HttpRequest, style_token: str) -> CustomStyle:
+    style = (
+        CustomStyle.objects.select_related("job")
+        .filter(account=request.auth, style_token=style_token)
+        .first()
+    )
+    if style is None:
+        raise HttpError(404, "No such style.")
+    return style
+
+
 @router.get(
     "/{style_token}",
     auth=API_KEY_AUTH,
@@ -126,11 +137,16 @@ def create(request: HttpRequest) -> HttpResponse | Status:
 )
 @in_pool
 def status(request: HttpRequest, style_token: str) -> dict:
-    style = (
-        CustomStyle.objects.select_related("job")
-        .filter(account=request.auth, style_token=style_token)
-        .first()
-    )
-    if style is None:
-        raise HttpError(404, "No such style.")
-    return style_payload(style)
+    return style_payload(own_style(request, style_token))
+
+
+@router.delete(
+    "/{style_token}",
+    auth=API_KEY_AUTH,
+    response={204: None, 401: ErrorOut, 404: ErrorOut},
+    summary="Delete a custom style now (its token stops working)",
+)
+@in_pool
+def delete(request: HttpRequest, style_token: str) -> Status:
+    training.delete_trained(own_style(request, style_token))
+    return Status(204, None)

@@ -147,6 +147,17 @@ def look_for(params: dict) -> CustomLook | None:
     return stored_look(CustomStyle.objects.get(pk=style_id).artifact.name)
 
 
+def delete_trained(record: TrainedModel) -> None:
+    """Delete a model or style now: its artifact and (a subject model's)
+    inferences go with it (generation.signals); a training still queued or
+    running is deleted too, its credit given back, so its worker's result is
+    discarded when it ends."""
+    with transaction.atomic():
+        if record.job is not None and not record.job.is_finished:
+            record.job.delete()
+        record.delete()
+
+
 def training_settings() -> TrainingSettings:
     return TrainingSettings(
         diffusion_model_dir=settings.DIFFUSION_MODEL_DIR,

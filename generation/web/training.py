@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -206,3 +207,12 @@ def model_panel(request: HttpRequest, model_id: str) -> HttpResponse:
     """The status and results part of the model page (htmx swaps it in)."""
     model = own_model(request, model_id)
     return render(request, "training/model_panel.html", panel_context(request, model))
+
+
+@login_required
+@require_http_methods(["POST"])
+def delete_model(request: HttpRequest, model_id: str) -> HttpResponse:
+    """Delete the model now, with every avatar drawn from it."""
+    training.delete_trained(own_model(request, model_id))
+    messages.success(request, "The model and every avatar made from it are deleted.")
+    return redirect("training-models")
