@@ -246,3 +246,15 @@ def test_matte_holds_with_plain_opencv_too(monkeypatch):
     portrait = portrait_of(photo_array("biden2.jpg"))
     assert portrait.matte[_box_mask(portrait.face_box, SIZE)].mean() > 0.95
     assert portrait.matte[:40, :40].max() < 0.05 and portrait.matte[:40, -40:].max() < 0.05
+
+
+def test_editorial_vignette_darkens_the_corners():
+    from dataclasses import replace
+
+    from generation.portrait.enhance import enhance_editorial
+
+    portrait = portrait_of(photo_array("biden2.jpg"))
+    flat = replace(portrait, image=np.full_like(portrait.image, 160))
+    finished = enhance_editorial(flat).image.astype(np.float32).mean(axis=2)
+    corner, centre = finished[:40, :40].mean(), finished[280:320, 280:320].mean()
+    assert corner < 0.75 * centre
