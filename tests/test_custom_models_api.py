@@ -663,6 +663,8 @@ def test_site_users_train_free_but_a_few_times_a_day(client, django_user_model, 
     again = upload_set()
     assert again.status_code == 400 and b"1 models a day" in again.content
     assert SubjectModel.objects.count() == 1
+    SubjectModel.objects.update(status="IMAGE_NOT_VALID")  # a set that failed its check
+    assert upload_set().status_code == 302  # does not count
 
 
 def test_the_progress_socket_serves_only_the_models_owner(django_user_model, settings):

@@ -49,7 +49,9 @@ DAY = timedelta(hours=24)
 
 
 def trainings_today(user) -> int:
-    return SubjectModel.objects.filter(user=user, created_at__gte=timezone.now() - DAY).count()
+    """Trainings started in the last 24 hours; a set found not valid does not count."""
+    recent = SubjectModel.objects.filter(user=user, created_at__gte=timezone.now() - DAY)
+    return recent.exclude(status=TrainingStatus.IMAGE_NOT_VALID).count()
 
 
 def images_today(user) -> int:
