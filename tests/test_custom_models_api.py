@@ -797,3 +797,21 @@ def test_a_person_deletes_their_model_from_its_page(client, django_user_model, a
     assert response.status_code == 302 and response["Location"] == "/models/"
     assert not SubjectModel.objects.exists() and not Job.objects.exists()
     assert stored_files() == []
+
+
+def test_hostile_urls_are_named_by_position_and_never_fetched(acme):
+    account, api = acme
+    urls = [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/private.jpg",  # a private address: never connected to
+        "http://169.254.169.254/latest/meta-data/",
+        "gopher://example.com/x",
+        "http://[::1]/x.jpg",
+    ]
+    response = post_json(api, MODELS, {"type": "dog", "image_urls": urls})
+    assert response.status_code == 422, response.content
+    problems = response.json()["problems"]
+    assert [p["index"] for p in problems] == [0, 1, 2, 3, 4]
+    assert problems[0]["code"] == problems[3]["code"] == "bad_url"
+    assert all(p["code"] != "not_an_image" for p in problems)
+    assert nothing_stored(account)
