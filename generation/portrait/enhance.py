@@ -47,14 +47,16 @@ def _skin_tone(portrait: Portrait, skin: np.ndarray) -> np.ndarray:
     """Give washed-out skin back its colour: lift the person's chroma (Lab) until
     the skin's reaches a healthy minimum, never by more than a third."""
     assert portrait.matte is not None
-    lab = cv2.cvtColor(portrait.image, cv2.COLOR_RGB2LAB).astype(np.float32)
     on_skin = skin > 0.8
     if not on_skin.any():
         return portrait.image
-    chroma = float(np.hypot(*(lab[on_skin][:, 1:].mean(axis=0) - 128.0)))
+    pixels = portrait.image[on_skin][None]  # the skin alone says whether any work is due
+    tone = cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    chroma = float(np.hypot(*(tone[:, 1:].mean(axis=0) - 128.0)))
     gain = float(np.clip(MIN_SKIN_CHROMA / max(chroma, 1e-3), 1.0, 1.33))
     if gain == 1.0:
         return portrait.image
+    lab = cv2.cvtColor(portrait.image, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab[..., 1:] = 128.0 + (lab[..., 1:] - 128.0) * (1.0 + (gain - 1.0) * portrait.matte[..., None])
     return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 

@@ -23,18 +23,16 @@ TEXTURE_KEPT = 0.3  # share of fine skin detail that survives smoothing
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
     image = smooth_skin(portrait, portrait.image, intensity)
-    image = even_light(portrait, image, intensity)
-    image = key_and_fill(portrait, image, intensity)
-    return studio_tone(image, intensity)
+    gain = even_light(portrait, image, intensity) * key_and_fill(portrait, intensity)
+    return studio_tone(to_uint8(to_float(image) * gain[..., None]), intensity)
 
 
-def key_and_fill(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
-    """Model the face as under a soft key and a fill: the key from the side the photo
-    is lit from (image-left when it is even), the fill from the other."""
+def key_and_fill(portrait: Portrait, intensity: float) -> np.ndarray:
+    """Gain that models the face as under a soft key and a fill: the key from the side
+    the photo is lit from (image-left when it is even), the fill from the other."""
     side = lit_side(portrait)
     side = side if abs(side) > 0.2 else -0.6
-    gain = studio_gain(portrait, 0.3 * intensity, 0.1 * intensity, side)
-    return to_uint8(to_float(image) * gain[..., None])
+    return studio_gain(portrait, 0.3 * intensity, 0.1 * intensity, side)
 
 
 def smooth_skin(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
@@ -52,7 +50,7 @@ def smooth_skin(portrait: Portrait, image: np.ndarray, intensity: float) -> np.n
 
 
 def even_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.ndarray:
-    """A large soft key: even out light across the person, lifting the shadow side.
+    """Gain of a large soft key: even out light across the person, lifting the shadow side.
 
     The gain map is built at an eighth of the size; light varies slowly.
     """
@@ -67,8 +65,7 @@ def even_light(portrait: Portrait, image: np.ndarray, intensity: float) -> np.nd
     )
     gain = np.clip((target / np.maximum(broad, 1e-3)) ** 0.35, 0.9, 1.25)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
-    gain = 1.0 + (gain - 1.0) * portrait.matte * intensity
-    return to_uint8(to_float(image) * gain[..., None])
+    return 1.0 + (gain - 1.0) * portrait.matte * intensity
 
 
 def studio_tone(image: np.ndarray, intensity: float) -> np.ndarray:
