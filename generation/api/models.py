@@ -64,7 +64,8 @@ class AcceptedOut(Schema):
 
 
 class InvalidSetOut(ErrorOut):
-    problems: list[ProblemOut]
+    # Empty when the request is refused before the set is read (422 invalid_request).
+    problems: list[ProblemOut] = []
 
 
 class ModelOut(Schema):
