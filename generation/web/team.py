@@ -31,7 +31,7 @@ from generation.web.team_exports import approved_zip_response, statuses_csv_resp
 from generation.web.team_forms import LookForm, background_choices, style_choices
 from generation.web.team_intake import Photo, read_uploads
 from generation.web.uploads import UploadRefused, photo_from_upload
-from generation.web.words import likeness_words, refusal, warnings_in_words
+from generation.web.words import STYLE_NAMES, likeness_words, refusal, warnings_in_words
 
 SAMPLE_PHOTO = Path(__file__).resolve().parent / "team_assets" / "sample-portrait.jpg"
 REPORT_KEY = "team_upload_reports"
@@ -203,7 +203,8 @@ def review_page(request: HttpRequest, account_id: int) -> HttpResponse:
     shown = request.GET.get("show", "")
     if shown in TeamMember.Review.values:
         members = members.filter(review=shown)
-    people = [(member, _review_item(member)) for member in members]
+    look = roster.look_of(account)
+    people = [(member, _review_item(member, look)) for member in members]
     context = team_context(
         request,
         account,
@@ -219,16 +220,19 @@ def review_page(request: HttpRequest, account_id: int) -> HttpResponse:
     return render(request, "team/review.html", context)
 
 
-def _review_item(member: TeamMember) -> dict:
+def _review_item(member: TeamMember, look: TeamLook) -> dict:
     job = member.job
     result = (job.result or {}) if job else {}
     score = result.get("likeness_score")
+    style = job.params.get("style", "") if job else ""
     return {
         **_job_words(job),
         "likeness": score,
         "likeness_words": likeness_words(score) if score is not None else "",
         "warnings": warnings_in_words(result.get("validation_warnings", [])),
-        "style": (job.params.get("style", "") if job else ""),
+        "style": style,
+        "style_name": STYLE_NAMES.get(style, style),
+        "off_look": bool(style) and style != look.style,
         "has_avatar": bool(job and job.state == Job.State.DONE and job.avatar_file),
         "finished": job is None or job.is_finished,
     }

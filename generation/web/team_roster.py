@@ -10,12 +10,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from accounts import credits
-from accounts.models import PlatformAccount
+from accounts.models import CreditEntry, PlatformAccount
 from generation.api.portraits import GenerateIn, portrait_params
 from generation.errors import ApiError
 from generation.jobs import queue as jobs
@@ -74,6 +74,7 @@ class Meter:
     """Seats and credits, used and left, as every team page shows them."""
 
     credits: int
+    credits_used: int  # spent, or held by avatars still being made
     seats: int
     seats_used: int
 
@@ -83,7 +84,9 @@ class Meter:
 
 
 def meter(account: PlatformAccount) -> Meter:
-    return Meter(credits.balance(account), account.seats, account.seat_set.count())
+    moved = CreditEntry.objects.filter(account=account).exclude(reason=CreditEntry.Reason.GRANT)
+    used = -(moved.aggregate(total=Sum("delta"))["total"] or 0)
+    return Meter(credits.balance(account), used, account.seats, account.seat_set.count())
 
 
 def submit(account: PlatformAccount, photos: list[Photo], *, via_invite: bool = False) -> Batch:

@@ -1,0 +1,150 @@
+"""An HR admin's whole day in headless Chromium against a real server
+(tests/live_stack.py): once with the embedded defaults, once with PostgreSQL,
+Redis (its own database number) and a separate `runworker avatar-jobs`.
+Set a look (previewed free), upload a zip of fixture photos with a no-face
+photo and a non-image plus a CSV of names, watch the batch reach 100% over
+the WebSocket, review, retry one person in another style, approve, publish,
+and open the directory and its embeddable view. A screenshot per step."""
+
+import io
+import os
+import zipfile
+
+import pytest
+
+from tests.browser.test_signup import postgres_database
+from tests.live_stack import Stack, manage
+from tests.service_helpers import PHOTOS, require_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+TIMEOUT_MS = 120_000
+REDIS = os.environ.get("TEST_TEAM_REDIS_URL", "redis://127.0.0.1:6379/9")
+PASSWORD = "team admin pass phrase 7"
+PEOPLE_CSV = (
+    "file,name,email,title,team\n"
+    "jane.jpg,Jane Doe,jane@acme.test,Head of Design,Design\n"
+    "john.jpg,John Roe,john@acme.test,Account Executive,Sales\n"
+    'lin.png,Lin Park,lin@acme.test,=HYPERLINK("http://evil"),Engineering\n'
+    "mug.png,Coffee Mug,,Mascot,Office\n"
+)
+
+
+def team_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("team/jane.jpg", (PHOTOS / "obama2.jpg").read_bytes())
+        archive.writestr("team/john.jpg", (PHOTOS / "biden2.jpg").read_bytes())
+        archive.writestr("team/lin.png", (PHOTOS / "lin-manuel-miranda.png").read_bytes())
+        archive.writestr("team/mug.png", (PHOTOS / "coffee.png").read_bytes())
+        archive.writestr("team/readme.jpg", b"this is a text file, not a photo")
+    return out.getvalue()
+
+
+def with_team_admin(stack: Stack) -> Stack:
+    manage(stack.env, "create_account", "Acme", "--credits", "40", "--team-admin", "hr@acme.test")
+    script = (
+        "from django.contrib.auth import get_user_model; "
+        "u = get_user_model().objects.get(email='hr@acme.test'); "
+        f"u.set_password('{PASSWORD}'); u.save()"
+    )
+    manage(stack.env, "shell", "-c", script)
+    return stack
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    stack = Stack(tmp_path, {"AVATAR_EMBEDDED_WORKER": "1"}, worker=False)
+    yield with_team_admin(stack)
+    stack.stop()
+
+
+@pytest.fixture
+def distributed(tmp_path):
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as exc:
+        require_services([f"Redis at {REDIS}: {exc}"])
+    database = postgres_database("h12_team_browser")
+    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "AVATAR_EMBEDDED_WORKER": "0"}
+    stack = Stack(tmp_path, env, worker=True)
+    yield with_team_admin(stack)
+    stack.stop()
+
+
+def run_the_team(page, url: str, screenshot, name: str, tmp_path) -> None:
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url + "/team/")
+    page.fill("input[name=username]", "hr@acme.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=team-meter]")
+    assert page.inner_text("[data-testid=credits-left]") == "40"
+
+    page.click("text=Look")
+    page.select_option("select[name=style]", "corporate_headshot")
+    page.select_option("select[name=framing]", "linkedin")
+    page.click("[data-testid=preview-look]")
+    page.wait_for_selector("[data-testid=look-preview]")
+    screenshot(page, f"{name}-1-look-preview")
+    assert page.inner_text("[data-testid=credits-left]") == "40"  # the preview is free
+    page.click("[data-testid=save-look]")
+    page.wait_for_selector(".flash-success")
+
+    page.click("text=Upload")
+    archive, people = tmp_path / "team.zip", tmp_path / "people.csv"
+    archive.write_bytes(team_zip())
+    people.write_text(PEOPLE_CSV)
+    page.set_input_files("[data-testid=team-upload]", [str(archive), str(people)])
+    screenshot(page, f"{name}-2-upload")
+    page.click("[data-testid=upload-submit]")
+    page.wait_for_selector("[data-testid=batch-progress]")
+    report = page.inner_text("[data-testid=upload-report]")
+    assert "team.zip/readme" in report and "not a photo we can read" in report
+    screenshot(page, f"{name}-3-progress")
+    page.wait_for_selector("[data-testid=batch-progress][data-percent='100']")
+    assert page.evaluate("window.liveSocketOpen === true || window.teamFrames.length > 0")
+    screenshot(page, f"{name}-4-progress-done")
+    assert page.locator("[data-state=failed]").count() == 1  # the mug has no face
+    page.reload()  # the page rebuilds where it stands
+    page.wait_for_selector("[data-testid=batch-progress][data-percent='100']")
+
+    page.click("[data-testid=go-review]")
+    page.wait_for_selector("[data-testid=review-item]")
+    assert page.locator("[data-testid=review-item]").count() == 4
+    screenshot(page, f"{name}-5-review")
+
+    john = page.locator("[data-testid=review-item][data-name='John Roe']")
+    john.locator("summary").click()
+    john.locator("[data-testid=retry-style]").select_option("anime")
+    john.locator("[data-testid=retry]").click()
+    page.wait_for_selector("[data-testid=review-item][data-name='John Roe'][data-state=done]")
+    john = page.locator("[data-testid=review-item][data-name='John Roe']")
+    assert "Anime" in john.inner_text() and john.locator("[data-testid=off-look]").count() == 1
+    screenshot(page, f"{name}-6-retried")
+
+    while page.locator("[data-testid=approve]").count():
+        with page.expect_navigation():
+            page.locator("[data-testid=approve]").first.click()
+    assert page.locator("[data-review=approved]").count() == 3
+    page.click("[data-testid=publish]")
+    page.wait_for_selector("[data-testid=directory-item]")
+    assert page.locator("[data-testid=directory-item]").count() == 3
+    for image in page.locator("[data-testid=directory-item] img").all():
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.inner_text("[data-testid=credits-left]") == "36"  # 3 avatars and 1 retry
+    screenshot(page, f"{name}-7-directory")
+
+    embed_url = page.input_value("[data-testid=embed-code]").split('src="')[1].split('"')[0]
+    page.goto(embed_url)
+    assert page.locator("[data-testid=directory-item]").count() == 3
+    screenshot(page, f"{name}-8-embed")
+
+
+def test_a_team_with_the_embedded_defaults(embedded, page, screenshot, tmp_path):
+    run_the_team(page, embedded.url, screenshot, "team-embedded", tmp_path)
+
+
+def test_a_team_with_redis_and_a_runworker_process(distributed, page, screenshot, tmp_path):
+    run_the_team(page, distributed.url, screenshot, "team-distributed", tmp_path)
