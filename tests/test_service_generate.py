@@ -3,6 +3,7 @@
 import io
 import time
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -164,6 +165,9 @@ def small_png(side: int) -> str:
         ({"image_base64": small_png(300), "palette": ["#ffffff"] * 9}, 400, "bad_palette"),
         ({"image_base64": small_png(300), "style_intensity": 3}, 400, "bad_intensity"),
         ({"image_base64": small_png(300), "background": "lava"}, 400, "bad_background"),
+        ({"image_base64": small_png(300), "seed": -1}, 400, "bad_seed"),
+        ({"image_base64": small_png(300), "seed": 2**53}, 400, "bad_seed"),
+        ({"image_base64": small_png(300), "seed": "abc"}, 422, "invalid_request"),
         ({"image_url": "http://127.0.0.1:9/a.jpg"}, 400, "url_not_allowed"),
         ({"image_url": "http://169.254.169.254/latest/meta-data"}, 400, "url_not_allowed"),
         ({"image_url": "file:///etc/passwd"}, 400, "url_not_allowed"),
@@ -337,3 +341,20 @@ def test_a_job_is_never_seen_ended_with_its_credit_still_held(monkeypatch):
     assert jobs.finish_failed(job, owner, "no_face", "No face.")["state"] == "failed"
     assert seen == [("running",)]
     assert balance(account) == 1
+
+
+def test_the_same_seed_gives_the_same_avatar_and_another_seed_another(acme, client):
+    _, api = acme
+    photo = photo_b64()
+
+    def generate(seed: int):
+        body = {"image_base64": photo, "style": "anime", "platform": "twitch", "seed": seed}
+        response = post_json(api, GENERATE, body)
+        assert response.status_code == 200, response.content[:300]
+        avatar = client.get(response.json()["avatar_url"]).getvalue()
+        return np.asarray(Image.open(io.BytesIO(avatar)))
+
+    first = generate(42)
+    assert np.array_equal(generate(42), first)
+    assert np.abs(generate(43).astype(int) - first).mean() > 2
+    assert Job.objects.filter(params__seed=42).count() == 2
