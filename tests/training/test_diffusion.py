@@ -136,3 +136,24 @@ def test_words_past_the_token_limit_are_named(tiny):
     # The tiny tokenizer spends a token per letter: 75 fit, so 15 five-letter words.
     words = [f"w{i:03d}x" for i in range(30)]
     assert beyond_token_limit(text.tokenizer, " ".join(words)) == words[15:]
+
+
+def test_an_sdxl_model_trains_and_infers_the_same_way(obama_set, tmp_path):
+    from generation.engines.diffusion.tiny import build_tiny_pipeline
+
+    folder = str(build_tiny_pipeline(tmp_path / "tiny-xl", xl=True))
+    settings = TrainingSettings(
+        diffusion_model_dir=folder,
+        device="cpu",
+        resolution=64,
+        train_steps=2,
+        inference_steps=2,
+        reference_size=192,
+        learning_rate=5e-3,
+    )
+    model = train_subject(obama_set[:5], "man", engine="diffusion", settings=settings)
+    assert SUBJECT_LORA in model.files
+    request = InferenceRequest("smiling", "auto", seed=3)
+    first = infer_subject(model, request, settings=settings)[0]
+    assert first.png == infer_subject(model, request, settings=settings)[0].png
+    assert decode(first.png).shape == (64, 64, 3)

@@ -134,7 +134,7 @@ def _prompt(
         lead = f"a portrait of {subject} in {custom_style.meta['style_token']} style"
     elif request.style in STYLE_PROMPTS:
         lead = f"{STYLE_PROMPTS[request.style]} of {subject}"
-    elif custom_style is not None:
+    elif custom_style is not None or request.style in ("", "auto"):
         lead = f"a portrait photo of {subject}"
     else:
         raise TrainingError("unknown_style", f"{request.style!r} is not a style this model can use")

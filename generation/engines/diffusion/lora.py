@@ -61,7 +61,7 @@ def train_lora(
     """
     import torch
     import torch.nn.functional as functional
-    from diffusers import DDPMScheduler, StableDiffusionPipeline
+    from diffusers import DDPMScheduler
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
@@ -83,19 +83,18 @@ def train_lora(
     generator = torch.Generator(device="cpu").manual_seed(seed)
 
     with torch.no_grad():
+        if getattr(vae.config, "force_upcast", False) and vae.dtype != torch.float32:
+            vae.to(torch.float32)  # SDXL's VAE overflows in half precision
         pixels = _to_tensor(images, resolution, device, vae.dtype)
         if flip:
             pixels = torch.cat([pixels, pixels.flip(-1)])
         latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
         latents = latents.to(torch.float32)
-        ids = pipeline.tokenizer(
-            prompt,
-            padding="max_length",
-            max_length=pipeline.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        ).input_ids.to(device)
-        condition = text_encoder(ids)[0].to(torch.float32)
+        encoded = pipeline.encode_prompt(
+            prompt, device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        condition = encoded[0].to(torch.float32)
+        extra = _size_conditioning(unet, encoded, resolution, device)
 
     unet.train()
     count = latents.shape[0]
@@ -111,7 +110,10 @@ def train_lora(
             target = noise_scheduler.get_velocity(clean, noise, timesteps)
         else:
             target = noise
-        predicted = unet(noisy, timesteps, condition.expand(batch_size, -1, -1)).sample
+        added = {k: v.expand(batch_size, -1) for k, v in extra.items()} if extra else None
+        predicted = unet(
+            noisy, timesteps, condition.expand(batch_size, -1, -1), added_cond_kwargs=added
+        ).sample
         loss = functional.mse_loss(predicted.float(), target.float())
         loss.backward()
         optimiser.step()
@@ -122,10 +124,23 @@ def train_lora(
 
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
     with tempfile.TemporaryDirectory() as folder:
-        StableDiffusionPipeline.save_lora_weights(
+        type(pipeline).save_lora_weights(
             folder, unet_lora_layers=layers, weight_name=WEIGHT_NAME, safe_serialization=True
         )
         return (Path(folder) / WEIGHT_NAME).read_bytes()
+
+
+def _size_conditioning(unet, encoded: tuple, resolution: int, device) -> dict:
+    """SDXL's extra UNet inputs: the pooled text embedding and the size and crop "time ids"
+    (original size, crop corner, target size); nothing for SD 1.x and 2.x."""
+    import torch
+
+    if getattr(unet.config, "addition_embed_type", None) != "text_time":
+        return {}
+    pooled = encoded[2].to(torch.float32)
+    sizes = [resolution, resolution, 0, 0, resolution, resolution]
+    time_ids = torch.tensor([sizes], dtype=torch.float32, device=device)
+    return {"text_embeds": pooled, "time_ids": time_ids}
 
 
 def load_adapter(pipeline, weights: bytes, name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from functools import lru_cache
@@ -23,23 +24,34 @@ def pick_device(requested: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def is_xl(model_dir: str) -> bool:
+    """Whether ``model_dir`` holds an SDXL pipeline (two text encoders, size conditioning)."""
+    index = json.loads((Path(model_dir) / "model_index.json").read_text())
+    return str(index.get("_class_name", "")).startswith("StableDiffusionXL")
+
+
 def load_pipeline(model_dir: str, device: str):
-    """A fresh StableDiffusionPipeline from ``model_dir`` on ``device`` (for training)."""
+    """A fresh Stable Diffusion (1.x, 2.x or XL) pipeline from ``model_dir`` on ``device``."""
     import torch
-    from diffusers import StableDiffusionPipeline
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     folder = Path(model_dir)
     if not (folder / "model_index.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not a diffusers model folder")
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    pipeline = StableDiffusionPipeline.from_pretrained(
-        str(folder),
-        dtype=dtype,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-        local_files_only=True,
-    )
+    if is_xl(model_dir):
+        pipeline = StableDiffusionXLPipeline.from_pretrained(
+            str(folder), dtype=dtype, local_files_only=True
+        )
+    else:
+        pipeline = StableDiffusionPipeline.from_pretrained(
+            str(folder),
+            dtype=dtype,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+            local_files_only=True,
+        )
     pipeline.set_progress_bar_config(disable=True)
     return pipeline.to(device)
 
@@ -47,9 +59,10 @@ def load_pipeline(model_dir: str, device: str):
 @lru_cache(maxsize=2)
 def shared_pipeline(model_dir: str, device: str):
     """The text-to-image pipeline and an image-to-image twin sharing its modules, loaded once."""
-    from diffusers import StableDiffusionImg2ImgPipeline
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionXLImg2ImgPipeline
 
     text = load_pipeline(model_dir, device)
-    image = StableDiffusionImg2ImgPipeline(**text.components)
+    twin = StableDiffusionXLImg2ImgPipeline if is_xl(model_dir) else StableDiffusionImg2ImgPipeline
+    image = twin(**text.components)
     image.set_progress_bar_config(disable=True)
     return text, image

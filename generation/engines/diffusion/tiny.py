@@ -43,16 +43,22 @@ def write_byte_tokenizer(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n")
 
 
-def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
-    """Save a tiny StableDiffusionPipeline to ``folder`` and return its path."""
+def build_tiny_pipeline(folder: str | Path, seed: int = 0, xl: bool = False) -> Path:
+    """Save a tiny StableDiffusionPipeline (or, ``xl``, an SDXL one) to ``folder``."""
     import torch
     from diffusers import (
         AutoencoderKL,
         DDIMScheduler,
         StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
 
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as source:
@@ -60,6 +66,16 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         tokenizer = CLIPTokenizer.from_pretrained(source)
     tokenizer.model_max_length = _MAX_LENGTH
     torch.manual_seed(seed)
+    # SDXL: two text encoders side by side (32 + 32), and size conditioning: six "time ids"
+    # of 8 numbers each plus the pooled text embedding (32) = 80.
+    xl_unet = {
+        "addition_embed_type": "text_time",
+        "addition_time_embed_dim": 8,
+        "projection_class_embeddings_input_dim": 6 * 8 + 32,
+        "transformer_layers_per_block": (1, 2),
+        "attention_head_dim": (2, 4),
+        "use_linear_projection": True,
+    }
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=2,
@@ -68,8 +84,9 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=64 if xl else 32,
         norm_num_groups=32,
+        **(xl_unet if xl else {}),
     )
     vae = AutoencoderKL(
         block_out_channels=[32, 64],
@@ -80,20 +97,20 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         latent_channels=4,
     )
     special = tokenizer.convert_tokens_to_ids(["<|startoftext|>", "<|endoftext|>"])
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=special[0],
-            eos_token_id=special[1],
-            pad_token_id=special[1],
-            hidden_size=32,
-            intermediate_size=37,
-            layer_norm_eps=1e-5,
-            num_attention_heads=4,
-            num_hidden_layers=5,
-            vocab_size=len(tokenizer),
-            max_position_embeddings=_MAX_LENGTH,
-        )
+    text_config = CLIPTextConfig(
+        bos_token_id=special[0],
+        eos_token_id=special[1],
+        pad_token_id=special[1],
+        hidden_size=32,
+        intermediate_size=37,
+        layer_norm_eps=1e-5,
+        num_attention_heads=4,
+        num_hidden_layers=5,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=_MAX_LENGTH,
+        projection_dim=32,
     )
+    text_encoder = CLIPTextModel(text_config)
     scheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -102,6 +119,18 @@ def build_tiny_pipeline(folder: str | Path, seed: int = 0) -> Path:
         set_alpha_to_one=False,
         steps_offset=1,
     )
+    if xl:
+        pipeline = StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=CLIPTextModelWithProjection(text_config),
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
+        pipeline.save_pretrained(str(folder))
+        return folder
     pipeline = StableDiffusionPipeline(
         unet=unet,
         vae=vae,
