@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import NestedObjects
 from django.contrib.auth.admin import UserAdmin
 from django.db import router
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts import credits
@@ -62,7 +64,7 @@ class PlatformAccountAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     readonly_fields = ("balance", "seats_used", "created_at", "deleted_at")
     inlines = (ApiKeyInline, CreditEntryInline)
-    actions = ("issue_key", "grant_100_credits")
+    actions = ("issue_key", "grant_credits")
 
     def has_delete_permission(self, request, obj: PlatformAccount | None = None) -> bool:
         if obj is not None and obj.deleted_at is not None:
@@ -103,11 +105,58 @@ class PlatformAccountAdmin(admin.ModelAdmin):
             key = issue_key(account, name=f"admin {timezone.now():%Y-%m-%d}")
             self.message_user(request, f"{account.name}: {key}  (store it now; it is not kept)")
 
-    @admin.action(description="Grant 100 credits")
-    def grant_100_credits(self, request, queryset) -> None:
-        for account in queryset:
-            credits.grant(account, 100, note=f"granted by {request.user}")
-        self.message_user(request, f"Granted 100 credits to {queryset.count()} account(s).")
+    @admin.action(description="Grant credits (an amount and a reason)")
+    def grant_credits(self, request, queryset) -> TemplateResponse | None:
+        """An intermediate page asks for the amount and the reason; each
+        account gets one ledger entry noting both and who granted it."""
+        accounts = list(queryset.filter(deleted_at=None))
+        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            for account in accounts:
+                credits.grant(account, amount, note=f"{reason} (by {request.user})"[:200])
+            self.message_user(
+                request, f"Granted {amount} credits to {len(accounts)} account(s): {reason}"
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "accounts": accounts,
+            "form": form,
+            "title": "Grant credits",
+        }
+        return TemplateResponse(
+            request, "admin/accounts/platformaccount/grant_credits.html", context
+        )
+
+
+class GrantCreditsForm(forms.Form):
+    amount = forms.IntegerField(min_value=1, max_value=1_000_000)
+    reason = forms.CharField(
+        max_length=150, help_text="Kept in the ledger, e.g. 'annual plan, invoice 2026-114'."
+    )
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(admin.ModelAdmin):
+    """The credit ledger, read-only: it is append-only (grants go through the
+    accounts' "Grant credits" action)."""
+
+    list_display = ("created_at", "account", "delta", "reason", "job_id", "note")
+    list_filter = ("reason", ("account", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("account__name", "note", "=job__id")
+    list_select_related = ("account",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ApiKey)

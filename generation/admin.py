@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,6 +26,7 @@ from generation.identity.seed import derive_seed
 from generation.identity.style import StyleDefinitionError, compile_definition
 from generation.models import (
     AvatarOffer,
+    Batch,
     CustomStyle,
     IdentityAvatar,
     Job,
@@ -35,6 +37,7 @@ from generation.models import (
     Style,
     StyleVersion,
     SubjectModel,
+    TeamAdmin,
 )
 from generation.offer_chart import rate_chart
 from generation.offers import offers_since
@@ -417,7 +420,9 @@ class JobAdmin(admin.ModelAdmin):
     charged one's entries under its id (generation/signals.py)."""
 
     list_display = ("id", "kind", "state", "account", "external_id", "charged", "created_at")
-    list_filter = ("state", "kind", "charged")
+    list_filter = (
+        "state", "kind", "charged", ("account", admin.RelatedOnlyFieldListFilter), "created_at"
+    )  # fmt: skip
     search_fields = ("=id", "external_id", "account__name")
     list_select_related = ("account",)
     exclude = ("photo",)
@@ -428,3 +433,79 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class BatchStateFilter(admin.SimpleListFilter):
+    """A batch's state is its jobs': queued (none started), running, or done."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("queued", "Queued"), ("running", "Running"), ("done", "Done"))
+
+    def queryset(self, request, queryset):
+        unfinished = Count("jobs", filter=Q(jobs__state__in=(Job.State.QUEUED, Job.State.RUNNING)))
+        started = Count("jobs", filter=~Q(jobs__state=Job.State.QUEUED))
+        batches = queryset.annotate(unfinished=unfinished, started=started)
+        if self.value() == "done":
+            return batches.filter(unfinished=0)
+        if self.value() == "running":
+            return batches.filter(unfinished__gt=0, started__gt=0)
+        if self.value() == "queued":
+            return batches.filter(started=0)
+        return queryset
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    """Batches, read-only, with their jobs' counts by state."""
+
+    list_display = ("id", "account", "total", "done", "failed", "uses_seats", "created_at")
+    list_filter = (
+        BatchStateFilter, ("account", admin.RelatedOnlyFieldListFilter), "uses_seats", "created_at"
+    )  # fmt: skip
+    search_fields = ("=id", "account__name")
+    list_select_related = ("account",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "account", "params", "uses_seats", "total", "created_at")
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                done_count=Count("jobs", filter=Q(jobs__state=Job.State.DONE)),
+                failed_count=Count("jobs", filter=Q(jobs__state=Job.State.FAILED)),
+            )
+        )
+
+    @admin.display(ordering="done_count")
+    def done(self, batch: Batch) -> int:
+        return batch.done_count
+
+    @admin.display(ordering="failed_count")
+    def failed(self, batch: Batch) -> int:
+        return batch.failed_count
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TeamAdmin)
+class TeamAdminAdmin(admin.ModelAdmin):
+    """Who runs each account's /team/ pages (HR admins); they add others there too."""
+
+    list_display = ("user", "account", "added_by", "created_at")
+    list_filter = (("account", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("user__email", "user__username", "account__name")
+    autocomplete_fields = ("user", "account")
+    readonly_fields = ("added_by", "created_at")
+
+    def save_model(self, request, obj: TeamAdmin, form, change: bool) -> None:
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)

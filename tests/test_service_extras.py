@@ -19,8 +19,12 @@ from tests.test_settings_env import REDIS_URL, redis_or_skip
 def test_admin_grants_credits_issues_and_revokes_keys(admin_client):
     account, key = make_account("admin-managed", credits=0)
     changelist = "/admin/accounts/platformaccount/"
-    admin_client.post(changelist, {"action": "grant_100_credits", "_selected_action": [account.pk]})
-    assert balance(account) == 100
+    chosen = {"action": "grant_credits", "_selected_action": [account.pk]}
+    asked = admin_client.post(changelist, chosen)
+    assert b'data-testid="grant-form"' in asked.content and balance(account) == 0
+    admin_client.post(changelist, {**chosen, "apply": "1", "amount": "250", "reason": "plan"})
+    assert balance(account) == 250
+    assert account.credits.get(reason="grant").note == "plan (by admin)"
     response = admin_client.post(
         changelist, {"action": "issue_key", "_selected_action": [account.pk]}, follow=True
     )

@@ -293,3 +293,30 @@ def test_a_team_admin_adds_another_who_sets_a_password():
     )
     assert newcomer.login(username="new.hr@acme.test", password=password)
     assert newcomer.get(f"/team/{account.pk}/").status_code == 200
+
+
+def test_operator_admin_grants_credits_with_a_reason_and_reads_the_ledger(admin_client):
+    account, _ = team(credits=5)
+    changelist = "/admin/accounts/platformaccount/"
+    chosen = {"action": "grant_credits", "_selected_action": [account.pk]}
+    refused = admin_client.post(changelist, {**chosen, "apply": "1", "amount": "-3", "reason": ""})
+    assert b"errorlist" in refused.content and balance(account) == 5
+    admin_client.post(changelist, {**chosen, "apply": "1", "amount": "40", "reason": "Q4 plan"})
+    assert balance(account) == 45
+    ledger = admin_client.get(f"/admin/accounts/creditentry/?account__id__exact={account.pk}")
+    assert ledger.status_code == 200 and b"Q4 plan (by admin)" in ledger.content
+    assert admin_client.get("/admin/accounts/creditentry/add/").status_code == 403
+    entry = CreditEntry.objects.filter(account=account).first()
+    change = admin_client.post(f"/admin/accounts/creditentry/{entry.pk}/change/", {"delta": 999})
+    assert change.status_code == 403 or CreditEntry.objects.get(pk=entry.pk).delta != 999
+    upload(Client(), account, {})  # no effect: signed out
+    hr = Client()
+    hr.force_login(get_user_model().objects.get(email="hr@acme.test"))
+    upload(hr, account, {"jane.jpg": FACE})
+    for path in ("/admin/generation/batch/", "/admin/generation/job/"):
+        for query in ("", f"?account__id__exact={account.pk}", "?state=queued", "?state=done"):
+            assert admin_client.get(path + query).status_code == 200, path + query
+    batch = Batch.objects.get()
+    assert admin_client.get(f"/admin/generation/batch/{batch.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/generation/batch/add/").status_code == 403
+    assert admin_client.get("/admin/generation/teamadmin/").status_code == 200
