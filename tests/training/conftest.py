@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-PHOTOS = Path(__file__).resolve().parent.parent / "fixtures" / "photos"
+from tests.portrait.conftest import PHOTOS, decode, encode
+from tests.portrait.conftest import photo_bytes as photo
 
-
-def photo(name: str) -> bytes:
-    return (PHOTOS / name).read_bytes()
+__all__ = ["PHOTOS", "decode", "encode", "photo", "variants"]
 
 
 def variants(name: str, count: int, mirror: bool = True) -> list[bytes]:
@@ -35,16 +31,6 @@ def variants(name: str, count: int, mirror: bool = True) -> list[bytes]:
         image = ImageEnhance.Brightness(image).enhance(0.85 + 0.08 * i)
         made.append(encode(np.asarray(image), "JPEG", quality=90))
     return made
-
-
-def encode(image: np.ndarray, fmt: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 @pytest.fixture(scope="session")

@@ -28,18 +28,24 @@ from .conftest import decode, encode
 pytestmark = pytest.mark.slow
 
 
+def tiny_settings(folder: str, **changes) -> TrainingSettings:
+    """Settings sized for a tiny model: 64 px, a few steps, a high learning rate."""
+    base = {
+        "diffusion_model_dir": folder,
+        "device": "cpu",
+        "resolution": 64,
+        "train_steps": 4,
+        "inference_steps": 2,
+        "reference_size": 192,
+        "learning_rate": 5e-3,
+        "batch_size": 2,
+    }
+    return TrainingSettings(**{**base, **changes})
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir) -> TrainingSettings:
-    return TrainingSettings(
-        diffusion_model_dir=tiny_model_dir,
-        device="cpu",
-        resolution=64,
-        train_steps=4,
-        inference_steps=2,
-        reference_size=192,
-        learning_rate=5e-3,
-        batch_size=2,
-    )
+    return tiny_settings(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -142,15 +148,7 @@ def test_an_sdxl_model_trains_and_infers_the_same_way(obama_set, tmp_path):
     from generation.engines.diffusion.tiny import build_tiny_pipeline
 
     folder = str(build_tiny_pipeline(tmp_path / "tiny-xl", xl=True))
-    settings = TrainingSettings(
-        diffusion_model_dir=folder,
-        device="cpu",
-        resolution=64,
-        train_steps=2,
-        inference_steps=2,
-        reference_size=192,
-        learning_rate=5e-3,
-    )
+    settings = tiny_settings(folder, train_steps=2)
     model = train_subject(obama_set[:5], "man", engine="diffusion", settings=settings)
     assert SUBJECT_LORA in model.files
     request = InferenceRequest("smiling", "auto", seed=3)

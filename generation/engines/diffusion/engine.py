@@ -55,19 +55,19 @@ def _step_reporter(progress: Progress | None, what: str):
     return step
 
 
-def train_subject_lora(
-    references: ModelArtifacts,
-    subject_type: str,
+def _trained(
+    base: ModelArtifacts,
+    images: list[np.ndarray],
+    prompt: str,
+    file_name: str,
+    meta: dict,
     settings: TrainingSettings,
-    progress: Progress | None = None,
+    progress: Progress | None,
 ) -> ModelArtifacts:
-    """A DreamBooth LoRA on the CPU engine's references of a subject."""
+    """``base`` (the CPU engine's artifacts) plus a LoRA trained on ``images`` with ``prompt``."""
     model_dir = _model_dir(settings)
-    device = pick_device(settings.device)
-    images = [ref.portrait.image for ref in load_references(references)[0]]
-    prompt = f"a photo of {settings.rare_token} {CLASS_NOUNS[subject_type]}"
     report(progress, 0.0, "loading the base model")
-    pipeline = load_pipeline(model_dir, device)
+    pipeline = load_pipeline(model_dir, pick_device(settings.device))
     weights = train_lora(
         pipeline,
         images,
@@ -81,17 +81,29 @@ def train_subject_lora(
         progress=_step_reporter(progress, "training"),
     )
     meta = {
-        **references.meta,
+        **base.meta,
+        **meta,
         "engine": ENGINE,
-        "token": settings.rare_token,
-        "class_noun": CLASS_NOUNS[subject_type],
         "resolution": settings.resolution,
         "lora_rank": settings.lora_rank,
         "train_steps": settings.train_steps,
         "base_model": os.path.basename(os.path.normpath(model_dir)),
     }
-    files = {**references.files, SUBJECT_LORA: weights}
-    return ModelArtifacts(engine=ENGINE, files=files, meta=meta)
+    return ModelArtifacts(engine=ENGINE, files={**base.files, file_name: weights}, meta=meta)
+
+
+def train_subject_lora(
+    references: ModelArtifacts,
+    subject_type: str,
+    settings: TrainingSettings,
+    progress: Progress | None = None,
+) -> ModelArtifacts:
+    """A DreamBooth LoRA on the CPU engine's references of a subject."""
+    images = [ref.portrait.image for ref in load_references(references)[0]]
+    noun = CLASS_NOUNS[subject_type]
+    prompt = f"a photo of {settings.rare_token} {noun}"
+    meta = {"token": settings.rare_token, "class_noun": noun}
+    return _trained(references, images, prompt, SUBJECT_LORA, meta, settings, progress)
 
 
 def train_style_lora(
@@ -101,29 +113,9 @@ def train_style_lora(
     progress: Progress | None = None,
 ) -> ModelArtifacts:
     """A style LoRA on the examples, added to the CPU look's artifacts."""
-    model_dir = _model_dir(settings)
-    pipeline = load_pipeline(model_dir, pick_device(settings.device))
-    weights = train_lora(
-        pipeline,
-        examples,
-        f"an image in {settings.style_token} style",
-        resolution=settings.resolution,
-        steps=settings.train_steps,
-        learning_rate=settings.learning_rate,
-        rank=settings.lora_rank,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-        progress=_step_reporter(progress, "training the style"),
-    )
-    meta = {
-        **look.meta,
-        "engine": ENGINE,
-        "style_token": settings.style_token,
-        "resolution": settings.resolution,
-        "lora_rank": settings.lora_rank,
-        "train_steps": settings.train_steps,
-    }
-    return ModelArtifacts(engine=ENGINE, files={**look.files, STYLE_LORA: weights}, meta=meta)
+    prompt = f"an image in {settings.style_token} style"
+    meta = {"style_token": settings.style_token}
+    return _trained(look, examples, prompt, STYLE_LORA, meta, settings, progress)
 
 
 def _prompt(
