@@ -103,9 +103,7 @@ def _smooth_half(image: np.ndarray) -> np.ndarray:
     """Edge-preserving smoothing at half size: texture goes, shapes stay."""
     size = image.shape[0]
     half = cv2.resize(image, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
-    for _ in range(2):
-        half = cv2.bilateralFilter(half, 7, 40, 5)
-    return half
+    return cv2.bilateralFilter(half, 9, 50, 6)
 
 
 def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
