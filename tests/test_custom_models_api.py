@@ -815,3 +815,13 @@ def test_hostile_urls_are_named_by_position_and_never_fetched(acme):
     assert problems[0]["code"] == problems[3]["code"] == "bad_url"
     assert all(p["code"] != "not_an_image" for p in problems)
     assert nothing_stored(account)
+
+
+def test_after_a_restart_asking_about_a_queued_model_gets_it_trained(acme, no_workers, settings):
+    """The embedded default starts its worker threads at the first wake-up; a
+    model queued before a restart is trained once anyone asks about it."""
+    account, api = acme
+    model = queued_model(api)  # queued while no worker ran
+    settings.EMBEDDED_WORKER = True  # the server restarted
+    body, _ = wait_until_finished(api, f"{MODELS}/{model.pk}")
+    assert body["status"] == "DONE"

@@ -28,7 +28,7 @@ from generation.errors import ApiError
 from generation.files import file_url
 from generation.jobs import queue as jobs
 from generation.jobs import training
-from generation.jobs.worker import wake_workers
+from generation.jobs.worker import serve_embedded, wake_workers
 from generation.models import Job, SubjectModel, TrainedModel, TrainingStatus
 from generation.off_loop import in_pool
 from generation.portrait.styles import STYLES
@@ -312,7 +312,10 @@ def create(request: HttpRequest) -> HttpResponse | Status:
 )
 @in_pool
 def status(request: HttpRequest, model_id: str) -> dict:
-    return model_payload(own_model(request.auth, model_id))
+    payload = model_payload(own_model(request.auth, model_id))
+    if payload["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS):
+        serve_embedded(settings.TRAINING_CHANNEL)
+    return payload
 
 
 def resolve_style(account: PlatformAccount | None, name: str) -> tuple[str, str | None]:
@@ -438,4 +441,6 @@ def inference_status(request: HttpRequest, model_id: str, inference_id: str) -> 
     ).first()
     if job is None or job.params.get("model_id") != str(model.pk):
         raise HttpError(404, "No such inference.")
+    if not job.is_finished:
+        serve_embedded(settings.WORKER_CHANNEL)
     return inference_payload(request, job)

@@ -215,6 +215,14 @@ def embedded_worker(channel: str | None = None) -> EmbeddedWorker:
         return worker
 
 
+def serve_embedded(channel: str) -> None:
+    """In the embedded default, make sure `channel`'s worker thread runs: it
+    starts at the first wake-up, so after a restart a queued or interrupted
+    job would wait for the next new call. Asking about a job starts it."""
+    if settings.EMBEDDED_WORKER:
+        embedded_worker(channel)
+
+
 def stop_embedded_worker() -> None:
     """Stop every embedded worker (each finishes the job in hand)."""
     with _embedded_lock:

@@ -34,7 +34,7 @@ from generation.api.portraits import _uuid
 from generation.api.reference_sets import SUBJECT_SET, SetNotValid, check_photos
 from generation.errors import ApiError
 from generation.jobs import training
-from generation.jobs.worker import wake_workers
+from generation.jobs.worker import serve_embedded, wake_workers
 from generation.models import Job, SubjectModel, TrainingStatus
 from generation.portrait.load import DEFAULT_LIMITS
 
@@ -148,6 +148,8 @@ def panel_context(request: HttpRequest, model: SubjectModel) -> dict:
         payload["expires"] = job.result_expires_at
         shown.append(payload)
     status = model_payload(model)
+    if status["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS):
+        serve_embedded(settings.TRAINING_CHANNEL)
     pending = status["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS) or any(
         item["status"] in (TrainingStatus.ACCEPTED, TrainingStatus.IN_PROGRESS) for item in shown
     )
