@@ -49,21 +49,20 @@ class SendWindow:
 class AvatarServer(Server):
     def __init__(self, *args, request_buffer_size: int = REQUEST_BUFFER_BYTES, **kwargs) -> None:
         super().__init__(*args, request_buffer_size=request_buffer_size, **kwargs)
-        self.send_windows: dict[WebRequest, SendWindow] = {}
 
     async def handle_reply(self, protocol, message: dict) -> None:
         if not isinstance(protocol, WebRequest) or message["type"] != "http.response.body":
             await super().handle_reply(protocol, message)
             return
+        if (state := self.connections.get(protocol)) is None or state.get("disconnected"):
+            return  # gone: daphne drops the message; Django hears of it and stops
         more = message.get("more_body", False)
-        window = self.send_windows.get(protocol)
+        window = protocol.producer if isinstance(protocol.producer, SendWindow) else None
         if more and window is None:
-            window = self.send_windows[protocol] = SendWindow()
+            window = SendWindow()
             protocol.registerProducer(window, True)
         elif not more and window is not None:  # Twisted wants it gone before the end
-            del self.send_windows[protocol]
-            if protocol.producer is window:
-                protocol.unregisterProducer()
+            protocol.unregisterProducer()
         await super().handle_reply(protocol, message)
         if more and not protocol.finished:
             try:
@@ -73,8 +72,8 @@ class AvatarServer(Server):
                 protocol.loseConnection()
 
     def protocol_disconnected(self, protocol) -> None:
-        if (window := self.send_windows.pop(protocol, None)) is not None:
-            window.open.set()
+        if isinstance(getattr(protocol, "producer", None), SendWindow):
+            protocol.producer.open.set()  # its sender stops waiting
         super().protocol_disconnected(protocol)
 
 
