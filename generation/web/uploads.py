@@ -17,7 +17,7 @@ from generation.errors import ApiError
 from generation.photo_input import check_photo_header
 from generation.web.words import refusal
 
-UPLOAD_PATHS = ("/signup/", "/me/avatar/", "/preview/photo/")
+UPLOAD_PATHS = ("/signup/", "/me/avatar/", "/preview/photo/", "/team/join/")
 FORM_SLACK_BYTES = 64 * 1024  # the form's other fields around the photo
 
 

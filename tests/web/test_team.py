@@ -11,6 +11,7 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -21,6 +22,7 @@ from accounts.credits import balance
 from accounts.models import CreditEntry, PlatformAccount, Seat
 from generation.jobs.worker import run_available_jobs
 from generation.models import Batch, Job, TeamAdmin, TeamInvite, TeamLook, TeamMember
+from generation.web.uploads import UploadLimit
 from tests.service_helpers import PHOTOS, zip_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -320,3 +322,26 @@ def test_operator_admin_grants_credits_with_a_reason_and_reads_the_ledger(admin_
     assert admin_client.get(f"/admin/generation/batch/{batch.pk}/change/").status_code == 200
     assert admin_client.get("/admin/generation/batch/add/").status_code == 403
     assert admin_client.get("/admin/generation/teamadmin/").status_code == 200
+
+
+def test_an_invite_upload_over_the_limit_is_refused_before_it_is_read(settings):
+    account, hr = team(credits=5)
+    hr.post(f"/team/{account.pk}/invites/", {"email_domain": "acme.test", "max_uses": 5, "days": 1})
+    path = f"/team/join/{TeamInvite.objects.get().token}/"
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):  # never reached
+        raise AssertionError("the body was read")
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    length = str(settings.PREVIEW_MAX_UPLOAD_BYTES * 2).encode()
+    scope = {"type": "http", "method": "POST", "path": path,
+             "headers": [(b"content-length", length)]}  # fmt: skip
+    async_to_sync(UploadLimit(app))(scope, receive, send)
+    assert sent[0]["status"] == 413 and b"too big" in sent[1]["body"]
+    assert TeamInvite.objects.get().uses == 0 and balance(account) == 5
