@@ -38,11 +38,13 @@ REPORT_KEY = "team_upload_reports"
 
 
 def team_context(request: HttpRequest, account: PlatformAccount, section: str, **extra) -> dict:
+    look = roster.look_of(account)
     return {
         "account": account,
         "section": section,
         "meter": roster.meter(account),
-        "look": roster.look_of(account),
+        "look": look,
+        "look_style": STYLE_NAMES.get(look.style, look.style),
         **extra,
     }
 

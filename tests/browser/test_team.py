@@ -73,13 +73,17 @@ def distributed(tmp_path):
     stack.stop()
 
 
-def run_the_team(page, url: str, screenshot, name: str, tmp_path) -> None:
+def sign_in(page, url: str) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url + "/team/")
     page.fill("input[name=username]", "hr@acme.test")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=team-meter]")
+
+
+def run_the_team(page, url: str, screenshot, name: str, tmp_path) -> None:
+    sign_in(page, url)
     assert page.inner_text("[data-testid=credits-left]") == "40"
 
     page.click("text=Look")
@@ -148,3 +152,45 @@ def test_a_team_with_the_embedded_defaults(embedded, page, screenshot, tmp_path)
 
 def test_a_team_with_redis_and_a_runworker_process(distributed, page, screenshot, tmp_path):
     run_the_team(page, distributed.url, screenshot, "team-distributed", tmp_path)
+
+
+def test_an_invite_link_from_making_to_used_up(embedded, browser, page, screenshot, tmp_path):
+    sign_in(page, embedded.url)
+    page.click("text=Invite links")
+    page.fill("input[name=email_domain]", "acme.test")
+    page.fill("input[name=max_uses]", "1")
+    page.click("text=Make a link")
+    link = page.input_value("[data-testid=invite-url]")
+    screenshot(page, "team-invite-1-links")
+
+    employee = browser.new_context(viewport={"width": 420, "height": 900}).new_page()
+    employee.set_default_timeout(TIMEOUT_MS)
+    employee.goto(link)
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes((PHOTOS / "obama2.jpg").read_bytes())
+    employee.fill("input[name=name]", "Jane Doe")
+    employee.fill("input[name=email]", "jane@gmail.com")
+    employee.fill("input[name=title]", "Designer")
+    employee.set_input_files("input[name=photo]", str(photo))
+    employee.click("text=Send my photo")
+    assert "Use your address at acme.test" in employee.inner_text("main")
+    screenshot(employee, "team-invite-2-wrong-domain")
+    employee.fill("input[name=email]", "jane@acme.test")
+    employee.set_input_files("input[name=photo]", str(photo))
+    employee.click("text=Send my photo")
+    employee.wait_for_selector("[data-testid=join-done]")
+    screenshot(employee, "team-invite-3-thanks")
+    employee.goto(link)
+    assert employee.get_attribute("[data-testid=join-closed]", "data-reason") == "used_up"
+    screenshot(employee, "team-invite-4-used-up")
+
+    page.click("text=Review")
+    page.wait_for_selector("[data-testid=review-item][data-name='Jane Doe'][data-state=done]")
+    assert "via invite" in page.inner_text("[data-testid=review-item]")
+    page.click("text=Admins")
+    page.fill("input[name=email]", "second.hr@acme.test")
+    page.click("[data-testid=add-admin]")
+    assert page.input_value("[data-testid=welcome-link]").startswith(
+        embedded.url + "/team/welcome/"
+    )
+    screenshot(page, "team-invite-5-admins")
