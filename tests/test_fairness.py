@@ -110,3 +110,48 @@ def test_a_call_completes_while_another_accounts_large_batch_is_running(settings
     assert call.json()["state"] == "done" and balance(b) == 0
     unfinished = batch.jobs.exclude(state__in=[Job.State.DONE, Job.State.FAILED]).count()
     assert unfinished >= size // 2, f"B waited for {size - unfinished} of A's {size} items"
+
+
+@pytest.mark.slow
+def test_deployed_a_500_item_batch_leaves_room_for_another_accounts_call():
+    """The deployed shape (PostgreSQL, Redis, daphne, a runworker): account A
+    sends a 500-item batch (photos by URL, fetched by the worker), then
+    account B a generate call with MAX_QUEUE_DEPTH at 5. B was answered 429
+    for about 50 s and then waited behind the batch; now B is accepted and
+    its avatar is done while nearly all of A's batch is still queued."""
+    from bench import service_bench as sb
+    from tests.intake.test_fetch import LocalServer
+    from tests.service_helpers import require_services
+
+    require_services(sb.unreachable_services())
+    photos = LocalServer()
+    photos.start()
+    allowed = f"127.0.0.1:{photos.port}"
+    try:
+        with sb.ServiceStack(credits=600, max_queue_depth=5, generate_wait=90) as stack:
+            stack.start_server()
+            stack.start_worker(FETCH_ALLOWED_HOSTS=allowed)
+            stack.wait_workers_ready()
+            b_key = stack.manage("create_account", "b", "--credits", "1").split()[-1]
+            items = [
+                {"external_id": f"emp{n:03d}", "image_url": f"http://{allowed}/photo.jpg"}
+                for n in range(500)
+            ]
+            batch = stack.client().request("POST", BATCH, {"style": "editorial", "items": items})
+            assert batch.status == 202, batch.data
+            deadline = time.monotonic() + 120
+            while not stack.query("SELECT 1 FROM generation_job WHERE state = 'done' LIMIT 1"):
+                assert time.monotonic() < deadline, "the batch never started"
+                stack.check_alive()
+                time.sleep(0.2)
+
+            b = sb.Client(stack.port, b_key).generate(sb.photo_payloads(1)[0])
+            assert b.status == 200 and b.data["state"] == "done", b.data
+            ((finished,),) = stack.query(
+                "SELECT count(*) FROM generation_job WHERE batch_id = %s "
+                "AND state IN ('done', 'failed')",
+                (batch.data["id"],),
+            )
+            assert finished <= 10, f"B waited for {finished} of A's items"
+    finally:
+        photos.stop()
