@@ -540,6 +540,9 @@ class TeamMember(models.Model):
     team = models.CharField(max_length=200, blank=True, default="")
     photo = models.FileField(max_length=200, blank=True, default="")
     avatar = models.FileField(max_length=200, blank=True, default="")
+    thumbnail = models.FileField(
+        max_length=200, blank=True, default="", help_text="The approved avatar, small."
+    )
     review = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
     published = models.BooleanField(default=False)
     via_invite = models.BooleanField(default=False)
