@@ -32,10 +32,18 @@ class IdentityAvatarProvider:
     """The identity avatar every user gets at signup (pinned style and palette)."""
 
     def get_avatar_url(self, user, size: int) -> str | None:
-        avatar = IdentityAvatar.objects.filter(user_id=user.pk).only("public_id").first()
+        avatar = (
+            IdentityAvatar.objects.filter(user_id=user.pk)
+            .only("public_id", "style_version_id")
+            .first()
+        )
         if avatar is None:
             return None
-        return f"/v1/users/{avatar.public_id}/avatar.png?size={clamp_size(size)}"
+        # v: a new URL when the person picks another style (browsers cache a day).
+        return (
+            f"/v1/users/{avatar.public_id}/avatar.png?size={clamp_size(size)}"
+            f"&v={avatar.style_version_id}"
+        )
 
 
 def providers() -> list:

@@ -42,15 +42,20 @@ def ann(identity_defaults):
 
 def test_avatar_tag_is_an_img_with_size_alt_and_2x_srcset(ann):
     html = render('{% avatar who 64 data_testid="me" class_="round" %}', who=ann)
-    public_id = ann.identity_avatar.public_id
+    avatar = ann.identity_avatar
+    url = f"/v1/users/{avatar.public_id}/avatar.png?size="
+    version = f"v={avatar.style_version_id}"
     assert html == (
-        f'<img src="/v1/users/{public_id}/avatar.png?size=64" '
-        f'srcset="/v1/users/{public_id}/avatar.png?size=128 2x" width="64" height="64" '
-        'alt="ann&#x27;s avatar" class="avatar round" data-testid="me">'
+        f'<img src="{url}64&amp;{version}" srcset="{url}128&amp;{version} 2x" width="64" '
+        'height="64" alt="ann&#x27;s avatar" class="avatar round" data-testid="me">'
     )
-    assert render("{% avatar_url who 128 %}", who=ann) == (
-        f"/v1/users/{public_id}/avatar.png?size=128"
-    )
+    assert render("{% avatar_url who 128 %}", who=ann) == f"{url}128&amp;{version}"
+
+
+@pytest.mark.django_db(transaction=True)  # the API view reads in its pool thread
+def test_the_identity_url_serves_the_avatar(ann, client):
+    response = client.get(user_avatar_url(ann, 48))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
 
 
 def test_sizes_are_clamped_and_anonymous_users_get_nothing(ann):
