@@ -36,6 +36,7 @@ class TrainingSettings:
 
     diffusion_model_dir: str | None = None
     device: str | None = None
+    cpu_threads: int | None = None  # torch's threads on the CPU; None: half the cores
     # CPU engine
     reference_size: int = 768  # side of each kept reference, and of the images it renders
     max_references: int = 8

@@ -67,7 +67,7 @@ def _trained(
     """``base`` (the CPU engine's artifacts) plus a LoRA trained on ``images`` with ``prompt``."""
     model_dir = _model_dir(settings)
     report(progress, 0.0, "loading the base model")
-    pipeline = load_pipeline(model_dir, pick_device(settings.device))
+    pipeline = load_pipeline(model_dir, pick_device(settings.device, settings.cpu_threads))
     weights = train_lora(
         pipeline,
         images,
@@ -151,7 +151,7 @@ def infer_subject_lora(
     if SUBJECT_LORA not in artifacts.files:
         raise TrainingError("wrong_artifacts", "these are not a diffusion subject model")
     model_dir = _model_dir(settings)
-    device = pick_device(settings.device)
+    device = pick_device(settings.device, settings.cpu_threads)
     references, identity = load_references(artifacts)
     look = custom_look(custom_style) if custom_style is not None else None
     prompt = _prompt(artifacts, request, custom_style)

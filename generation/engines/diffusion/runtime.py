@@ -15,13 +15,19 @@ os.environ.setdefault("DIFFUSERS_OFFLINE", "1")
 pipeline_lock = threading.Lock()
 
 
-def pick_device(requested: str | None = None) -> str:
-    """``requested``, else CUDA when present, else the CPU."""
+def pick_device(requested: str | None = None, cpu_threads: int | None = None) -> str:
+    """``requested``, else CUDA when present, else the CPU.
+
+    On the CPU, torch gets ``cpu_threads`` (default: half the cores, at least one): with every
+    core taken, its threads wait on each other whenever another process runs, and on a busy
+    two-core machine a tiny model's 25 steps took 45 s instead of 2.7 s.
+    """
     import torch
 
-    if requested:
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    device = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        torch.set_num_threads(cpu_threads or max((os.cpu_count() or 2) // 2, 1))
+    return device
 
 
 def is_xl(model_dir: str) -> bool:
