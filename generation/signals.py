@@ -91,6 +91,6 @@ def end_session_previews(sender, request, user, **kwargs) -> None:
 def remove_team_member_files(sender, instance: TeamMember, **kwargs) -> None:
     """A person taken off a team (or their account erased) takes their kept
     photo and approved avatar."""
-    for name in (instance.photo.name, instance.avatar.name):
+    for name in (instance.photo.name, instance.avatar.name, instance.thumbnail.name):
         if name:
             default_storage.delete(name)

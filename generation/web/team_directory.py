@@ -59,14 +59,14 @@ def feed(request: HttpRequest, token: str) -> JsonResponse:
 
 
 def avatar(request: HttpRequest, token: str, member_id: str) -> FileResponse:
+    """A published person's avatar as the directory shows it (the small copy)."""
     look = look_by_token(token)
     member = TeamMember.objects.filter(
         account=look.account, published=True, pk=_uuid(member_id)
     ).first()
-    if member is None or not member.avatar or not default_storage.exists(member.avatar.name):
+    name = (member.thumbnail.name or member.avatar.name) if member else ""
+    if not name or not default_storage.exists(name):
         raise Http404("No such avatar.")
-    response = FileResponse(
-        default_storage.open(member.avatar.name, "rb"), content_type="image/png"
-    )
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
     response["Cache-Control"] = "public, max-age=300"
     return response

@@ -2,17 +2,18 @@
 photos turned into batch jobs (generation.jobs.batches: seats or credits,
 all or nothing), retried, replaced, approved, excluded and published."""
 
+import io
 import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
+from PIL import Image
 
 from accounts import credits
 from accounts.models import CreditEntry, PlatformAccount
@@ -24,6 +25,8 @@ from generation.jobs.seats import InsufficientSeats
 from generation.jobs.worker import wake_workers
 from generation.models import Batch, Job, TeamAdmin, TeamLook, TeamMember
 from generation.web.team_intake import Photo
+
+DIRECTORY_SIZE = 240
 
 
 class TeamRefused(Exception):
@@ -119,7 +122,7 @@ def rerun(member: TeamMember, *, style: str = "", background: str | None = None)
 def _run(account: PlatformAccount, params: dict, people: list, via_invite: bool) -> Batch:
     if not people:
         raise TeamRefused("No photo could be used.")
-    if jobs.queue_depth(batch_items=True) + len(people) > settings.MAX_BATCH_QUEUE_DEPTH:
+    if not jobs.batch_queue_has_room(account, len(people)):
         raise TeamRefused("The queue is full just now; try again in a few minutes.")
     items = [
         BatchItem(external_id, photo=photo.data if isinstance(photo, Photo) else photo)
@@ -174,22 +177,34 @@ def replace_photo(member: TeamMember, photo: Photo) -> Batch:
 
 
 def approve(member: TeamMember) -> None:
-    """Keep the person's current avatar for the directory (a copy: results
-    expire, approved avatars stay while the person is on the team)."""
+    """Keep the person's current avatar for the directory, and a small copy
+    for the pages that show it (results expire; approved avatars stay while
+    the person is on the team)."""
     job = member.job
     if job is None or job.state != Job.State.DONE or not job.avatar_file:
         raise TeamRefused("Only a finished avatar can be approved.")
-    old = member.avatar.name
+    old = (member.avatar.name, member.thumbnail.name)
     with default_storage.open(job.avatar_file.name, "rb") as handle:
-        member.avatar.save(
-            f"team/{member.account_id}/avatars/{uuid.uuid4().hex}.png",
-            ContentFile(handle.read()),
-            save=False,
-        )
+        png = handle.read()
+    folder, name = f"team/{member.account_id}/avatars", uuid.uuid4().hex
+    member.avatar.save(f"{folder}/{name}.png", ContentFile(png), save=False)
+    member.thumbnail.save(f"{folder}/{name}-small.png", ContentFile(small_copy(png)), save=False)
     member.review = TeamMember.Review.APPROVED
     member.save()
-    if old:
-        default_storage.delete(old)
+    for stale in old:
+        if stale:
+            default_storage.delete(stale)
+
+
+def small_copy(png: bytes) -> bytes:
+    """The avatar at DIRECTORY_SIZE px (sharp at 2x in a 120 px circle)."""
+    with Image.open(io.BytesIO(png)) as image:
+        small = image.convert("RGB").resize(
+            (DIRECTORY_SIZE, DIRECTORY_SIZE), Image.Resampling.LANCZOS
+        )
+    out = io.BytesIO()
+    small.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def exclude(member: TeamMember) -> None:

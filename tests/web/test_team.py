@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from PIL import Image
 
 from accounts.credits import balance
 from accounts.models import CreditEntry, PlatformAccount, Seat
@@ -236,7 +237,9 @@ def test_review_retry_replace_approve_exclude_publish_and_the_directory():
     feed = Client().get(f"/team/embed/{token}/feed.json").json()
     assert sorted(p["name"] for p in feed["people"]) == ["Jane", "John"]
     assert "email" not in feed["people"][0]
-    assert Client().get(feed["people"][0]["avatar_url"]).status_code == 200
+    shown = Client().get(feed["people"][0]["avatar_url"])
+    with Image.open(io.BytesIO(b"".join(shown.streaming_content))) as small:
+        assert small.size == (240, 240)  # the directory's copy, not the 800 px avatar
     assert Client().get("/team/embed/not-a-token/").status_code == 404
     archive = b"".join(hr.get(f"/team/{account.pk}/avatars.zip"))  # streamed (async iterator)
     with zipfile.ZipFile(io.BytesIO(archive)) as done:
