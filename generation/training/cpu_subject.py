@@ -49,6 +49,7 @@ FORMAT = 1
 REFERENCES = "references.npz"
 PET_FRAME = 0.9  # a pet's square is at least this share of the photo's short side
 CLOSE_UP = 0.25  # a subject box over this share of the square keeps the photo's background
+SEEDED_START = 3  # a seed starts from one of this many best references
 BACKDROP_UNSEEN = 0.95  # a matte this full leaves no backdrop to see
 LIKENESS_FLOOR = 0.5  # below this, one more render at a lower intensity
 _INNER_LIPS = (13, 14)  # the middle of the inner upper and lower lip
@@ -110,8 +111,10 @@ def infer(
     palette = plan.palette or (look.palette if look else None) or style.palette
     subject_type = artifacts.meta.get("subject_type", "man")
     ranked = sorted(references, key=lambda r: r.smile, reverse=True) if plan.smiling else references
-    rng = np.random.default_rng(request.seed)
-    start = int(rng.integers(0, len(ranked))) if request.seed is not None else 0
+    # A seed picks where to start among the best few, so seeds vary and rank still counts.
+    start = 0
+    if request.seed is not None:
+        start = int(np.random.default_rng(request.seed).integers(0, min(SEEDED_START, len(ranked))))
     images = []
     for index in range(request.count):
         report(progress, index / request.count, f"rendering image {index + 1} of {request.count}")
