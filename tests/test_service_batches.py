@@ -48,6 +48,8 @@ def test_json_batch_with_credits_results_and_zip(settings):
     assert by_id["mug"]["state"] == "failed" and by_id["mug"]["error"]["code"] == "no_face"
     assert status["done"] == 2 and status["failed"] == 1 and status["progress"] == 1.0
     assert balance(account) == 3  # the failed photo's credit came back
+    seeds = {job.params["seed"] for job in Job.objects.filter(batch_id=status["id"])}
+    assert len(seeds) == 1 and None not in seeds  # one backdrop layout for the whole team
 
     download = api.get(f"/v1/batches/{status['id']}/results.zip")
     assert download["Content-Type"] == "application/zip"
