@@ -348,3 +348,24 @@ def test_an_invite_upload_over_the_limit_is_refused_before_it_is_read(settings):
     async_to_sync(UploadLimit(app))(scope, receive, send)
     assert sent[0]["status"] == 413 and b"too big" in sent[1]["body"]
     assert TeamInvite.objects.get().uses == 0 and balance(account) == 5
+
+
+def test_the_last_team_admin_stays_and_an_erased_account_takes_its_team(settings):
+    account, hr = team(credits=5)
+    only = TeamAdmin.objects.get(account=account)
+    response = hr.post(f"/team/{account.pk}/admins/{only.pk}/remove", follow=True)
+    assert b"at least one admin" in response.content and TeamAdmin.objects.count() == 1
+    upload(hr, account, {"jane.jpg": FACE})
+    run_available_jobs("test-worker")
+    jane = TeamMember.objects.get()
+    hr.post(f"/team/{account.pk}/people/{jane.pk}/approve")
+    jane.refresh_from_db()
+    files = [settings.MEDIA_ROOT / name for name in (jane.photo.name, jane.avatar.name,
+                                                      jane.thumbnail.name)]  # fmt: skip
+    assert all(path.exists() for path in files)
+    token = TeamLook.objects.get(account=account).directory_token
+    account.delete()
+    assert not TeamMember.objects.exists() and not TeamAdmin.objects.exists()
+    assert not any(path.exists() for path in files)
+    assert Client().get(f"/team/embed/{token}/").status_code == 404
+    assert hr.get(f"/team/{account.pk}/").status_code == 404
