@@ -84,6 +84,7 @@ def read_uploads(uploads: list[UploadedFile]) -> Intake:
         else:
             _add_photo(intake, name, PurePosixPath(name).stem, _read_capped(upload, name, intake))
     _match_people(intake)
+    _one_photo_each(intake)
     if len(intake.photos) > MAX_BATCH_ITEMS:
         for photo in intake.photos[MAX_BATCH_ITEMS:]:
             intake.refuse(photo.file, f"Over {MAX_BATCH_ITEMS} photos in one upload.")
@@ -207,6 +208,19 @@ def _match_people(intake: Intake) -> None:
     for stem in intake.people:
         if stem not in stems and not any(p.file.endswith(stem) for p in intake.problems):
             intake.refuse(f"CSV row {stem}", "No photo with this file name in the upload.")
+
+
+def _one_photo_each(intake: Intake) -> None:
+    """Two photos of one person (the CSV gives both the same email): the first counts."""
+    seen: dict[str, str] = {}
+    kept = []
+    for photo in intake.photos:
+        if photo.external_id in seen:
+            intake.refuse(photo.file, f"{seen[photo.external_id]} is already this person's photo.")
+        else:
+            seen[photo.external_id] = photo.file
+            kept.append(photo)
+    intake.photos = kept
 
 
 def name_from(stem: str) -> str:

@@ -96,30 +96,42 @@ def submit(account: PlatformAccount, photos: list[Photo], *, via_invite: bool = 
     """One batch for the photos in the team's look, and each person's member
     row (a person already on the team gets the new photo and is reviewed
     again). All or nothing: TeamRefused with nothing stored or charged."""
-    look = look_of(account)
-    try:
-        params = look_params(account, look)
-    except ApiError as exc:
-        raise TeamRefused(f"The team's look cannot be used: {exc.message}") from None
+    params = _team_params(account)
     return _run(account, params, [(photo.external_id, photo) for photo in photos], via_invite)
 
 
 def rerun(member: TeamMember, *, style: str = "", background: str | None = None) -> Batch:
-    """A new job for one person from their kept photo (a retry with other
-    settings, or after the photo was replaced)."""
+    """A new job for one person from their kept photo, with other settings."""
     changes = {"style": style}
     if background is not None:
         changes["background"] = background
-    try:
-        params = look_params(member.account, look_of(member.account), **changes)
-    except ApiError as exc:
-        raise TeamRefused(exc.message) from None
+    params = _team_params(member.account, **changes)
     with default_storage.open(member.photo.name, "rb") as handle:
         data = handle.read()
     return _run(member.account, params, [(member.external_id, data)], member.via_invite)
 
 
-def _run(account: PlatformAccount, params: dict, people: list, via_invite: bool) -> Batch:
+def replace_photo(member: TeamMember, photo: Photo) -> Batch:
+    """The person's new photo, run in the team's look (their name and details stay)."""
+    params = _team_params(member.account)
+    return _run(member.account, params, [(member.external_id, photo)], member.via_invite)
+
+
+def _team_params(account: PlatformAccount, **changes) -> dict:
+    try:
+        return look_params(account, look_of(account), **changes)
+    except ApiError as exc:
+        raise TeamRefused(f"The look cannot be used: {exc.message}") from None
+
+
+def _run(
+    account: PlatformAccount,
+    params: dict,
+    people: list[tuple[str, Photo | bytes]],
+    via_invite: bool,
+) -> Batch:
+    """The batch for `people` (external id, and a new Photo or the kept
+    photo's bytes); a new photo is stored and brings the person's details."""
     if not people:
         raise TeamRefused("No photo could be used.")
     if not jobs.batch_queue_has_room(account, len(people)):
@@ -152,9 +164,9 @@ def _update_member(
     member, created = TeamMember.objects.get_or_create(
         account=account, external_id=job.external_id, defaults={"via_invite": via_invite}
     )
-    member.batch, member.job = batch, job
-    member.review = TeamMember.Review.PENDING
-    if isinstance(photo, Photo):  # a new photo (a rerun keeps the one it read)
+    member.job, member.review = job, TeamMember.Review.PENDING
+    if isinstance(photo, Photo):  # a new photo; a retry keeps the person on their upload's page
+        member.batch = batch
         old = member.photo.name
         member.photo.save(f"team/{account.pk}/{uuid.uuid4().hex}.photo", ContentFile(photo.data))
         if old:
@@ -165,15 +177,6 @@ def _update_member(
                 setattr(member, field, getattr(person, field))
     member.save()
     return member
-
-
-def replace_photo(member: TeamMember, photo: Photo) -> Batch:
-    """The person's new photo, run in the team's look (their name and details stay)."""
-    try:
-        params = look_params(member.account, look_of(member.account))
-    except ApiError as exc:
-        raise TeamRefused(exc.message) from None
-    return _run(member.account, params, [(member.external_id, photo)], member.via_invite)
 
 
 def approve(member: TeamMember) -> None:

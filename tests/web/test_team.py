@@ -175,6 +175,14 @@ def test_bad_uploads_are_reported_and_nothing_is_stored_or_charged(files, messag
     assert hr.get(f"/team/{account.pk}/upload/").status_code == 200  # still serving
 
 
+def test_two_photos_of_one_person_keep_the_first():
+    account, hr = team(credits=5)
+    people = b"file,name,email\na.jpg,Jane,jane@acme.test\nb.jpg,Jane,JANE@acme.test\n"
+    response = upload(hr, account, {"a.jpg": FACE, "b.jpg": OTHER_FACE, "p.csv": people})
+    assert Batch.objects.get().total == 1 and balance(account) == 4
+    assert b"a.jpg is already this person&#x27;s photo" in hr.get(response.url).content
+
+
 def test_a_bad_file_beside_good_ones_does_not_stop_them():
     account, hr = team(credits=5)
     response = upload(hr, account, {"jane.jpg": FACE, "bad.png": b"\x89PNG broken"})
