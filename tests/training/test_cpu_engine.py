@@ -139,3 +139,16 @@ def test_a_smiling_prompt_starts_from_the_smiling_photo():
 
     # obama.jpg smiles; obama2.jpg talks (mouth open); obama3.jpg keeps a straight face.
     assert smile("obama.jpg") > max(smile("obama2.jpg"), smile("obama3.jpg"))
+
+
+def test_damaged_or_mismatched_artifacts_are_refused(cpu_subject):
+    from generation.training import ModelArtifacts, custom_look
+
+    damaged = ModelArtifacts("cpu", {REFERENCES: b"PK\x03\x04 not a zip"}, dict(cpu_subject.meta))
+    for artifacts in (damaged, ModelArtifacts("cpu", {}, {"kind": "style"})):
+        with pytest.raises(TrainingError) as caught:
+            infer_subject(artifacts, InferenceRequest("", "anime"))
+        assert caught.value.code == "wrong_artifacts"
+    with pytest.raises(TrainingError) as caught:
+        custom_look(cpu_subject)  # a subject model is not a style
+    assert caught.value.code == "wrong_artifacts"
