@@ -82,3 +82,41 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.listener.close()
+
+
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def postgres_database(name: str) -> str:
+    """A fresh database of that name on the test PostgreSQL server (its URL)."""
+    import psycopg
+
+    from tests.service_helpers import require_services
+
+    base = POSTGRES.rsplit("/", 1)[0]
+    try:
+        with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        require_services([f"PostgreSQL at {base}: {exc}"])
+    return f"{base}/{name}"
+
+
+def distributed_env(database_name: str, redis_url: str) -> dict:
+    """Settings for a stack beyond one process: a fresh PostgreSQL database, an
+    emptied Redis database (channel layer and cache), workers in runworker
+    processes (Stack(..., worker=True)). Skips, or fails under CI, without them."""
+    import redis
+
+    from tests.service_helpers import require_services
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as exc:
+        require_services([f"Redis at {redis_url}: {exc}"])
+    return {
+        "DATABASE_URL": postgres_database(database_name),
+        "REDIS_URL": redis_url,
+        "AVATAR_EMBEDDED_WORKER": "0",
+    }

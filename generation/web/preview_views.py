@@ -13,7 +13,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
-from generation.avatars import CONTENT_TYPES, AvatarRequest, cached_avatar, identity_draft
+from generation.avatars import (
+    CONTENT_TYPES,
+    AvatarRequest,
+    cached_avatar,
+    identity_draft,
+    pinned_request,
+)
 from generation.jobs.source_photo import SourcePhotoError
 from generation.jobs.worker import wake_workers
 from generation.models import IdentityAvatar, Job, ProfileAvatar, Style
@@ -53,37 +59,23 @@ def identity_request(request: HttpRequest, fmt: str) -> AvatarRequest | None:
     """What the picker previews: for a signed-in person, their own seed and
     palette in the style asked for; at signup, exactly the avatar the account
     will get for the username typed so far (generation.avatars.identity_draft)."""
-    size = settings.IDENTITY_SIGNUP_PNG_SIZE
     slug = request.GET.get("style", "")[:40]
     if request.user.is_authenticated and "username" not in request.GET:
         own = IdentityAvatar.objects.filter(user=request.user).select_related(
             "style_version__style", "palette_version"
         )
-        avatar = own.first()
-        if avatar is None:
+        draft = own.first()
+        if draft is None:
             return None
-        style = identity_style(slug, avatar.style_version.style)
-        version = avatar.style_version if style.pk == avatar.style_version.style_id else None
-        return AvatarRequest(
-            version or style.current_version,
-            avatar.palette_version,
-            bytes.fromhex(avatar.seed),
-            fmt,
-            size,
-            text=avatar.initials_source,
-        )
-    username = request.GET.get("username", "").strip()[:150] or PLACEHOLDER_NAME
-    draft = identity_draft(username, username, "user", "", identity_style(slug, None))
-    if draft is None:
-        return None
-    return AvatarRequest(
-        draft.style_version,
-        draft.palette_version,
-        bytes.fromhex(draft.seed),
-        fmt,
-        size,
-        text=draft.initials_source,
-    )
+        style = identity_style(slug, draft.style_version.style)
+        if style.pk != draft.style_version.style_id:  # unsaved: only drawn
+            draft.style_version = style.current_version
+    else:
+        username = request.GET.get("username", "").strip()[:150] or PLACEHOLDER_NAME
+        draft = identity_draft(username, username, "user", "", identity_style(slug, None))
+        if draft is None:
+            return None
+    return pinned_request(draft, fmt, settings.IDENTITY_SIGNUP_PNG_SIZE)
 
 
 @require_GET

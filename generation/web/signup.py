@@ -68,6 +68,15 @@ def resolve_choice(owner: str | None, data: dict) -> Choice:
     return Choice(kind, job if job is not None and job.state == Job.State.DONE else None)
 
 
+def checked_choice(owner: str | None, form: AvatarChoiceForm) -> Choice | None:
+    """The form's pick, or None with the reason put on the form."""
+    try:
+        return resolve_choice(owner, form.cleaned_data)
+    except ChoiceError as exc:
+        form.add_error("avatar_choice", str(exc))
+        return None
+
+
 def keep_choice(user, choice: Choice, owner: str | None) -> None:
     """Keep the pick (the original only if it was picked), record the answer
     to the AI offer, and delete the session's other previews."""
@@ -198,10 +207,8 @@ def create_account(request: HttpRequest, form: SignupForm):
     reason on the form) when the pick cannot be kept."""
     data = form.cleaned_data
     owner = request.session.get(photo_jobs.OWNER_KEY)
-    try:
-        choice = resolve_choice(owner, data)
-    except ChoiceError as exc:
-        form.add_error("avatar_choice", str(exc))
+    choice = checked_choice(owner, form)
+    if choice is None:
         return None
     style = data["identity_style"] or current_style(request, None)
     with transaction.atomic():
@@ -245,10 +252,8 @@ def me_avatar(request: HttpRequest) -> HttpResponse:
 def save_choice(request: HttpRequest, form: AvatarChoiceForm, identity) -> bool:
     data = form.cleaned_data
     owner = request.session.get(photo_jobs.OWNER_KEY)
-    try:
-        choice = resolve_choice(owner, data)
-    except ChoiceError as exc:
-        form.add_error("avatar_choice", str(exc))
+    choice = checked_choice(owner, form)
+    if choice is None:
         return False
     style = data["identity_style"]
     with transaction.atomic():

@@ -8,12 +8,11 @@ import os
 
 import pytest
 
-from tests.live_stack import Stack
-from tests.service_helpers import PHOTOS, require_services
+from tests.live_stack import Stack, distributed_env
+from tests.service_helpers import PHOTOS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 60_000
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("TEST_SIGNUP_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
@@ -24,31 +23,9 @@ def embedded(tmp_path):
     stack.stop()
 
 
-def postgres_database(name: str) -> str:
-    """A fresh database of our own on the test PostgreSQL server."""
-    import psycopg
-
-    base = POSTGRES.rsplit("/", 1)[0]
-    try:
-        with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        require_services([f"PostgreSQL at {base}: {exc}"])
-    return f"{base}/{name}"
-
-
 @pytest.fixture
 def distributed(tmp_path):
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as exc:
-        require_services([f"Redis at {REDIS}: {exc}"])
-    database = postgres_database("h8web_signup_browser")
-    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "AVATAR_EMBEDDED_WORKER": "0"}
-    stack = Stack(tmp_path, env, worker=True)
+    stack = Stack(tmp_path, distributed_env("h8web_signup_browser", REDIS), worker=True)
     yield stack
     stack.stop()
 
