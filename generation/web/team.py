@@ -17,6 +17,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from PIL import Image
 
 from accounts.models import PlatformAccount
 from generation.api.portraits import _uuid
@@ -297,12 +298,22 @@ def member_image(request: HttpRequest, account_id: int, member_id: str, which: s
         raise Http404("No such image.")
     if not name or not default_storage.exists(name):
         raise Http404("No such image.")
-    response = FileResponse(default_storage.open(name, "rb"))
-    if which == "avatar":
-        response["Content-Type"] = "image/png"
+    handle = default_storage.open(name, "rb")
+    response = FileResponse(handle, content_type=image_type(handle))
     response["Cache-Control"] = "private, max-age=60"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def image_type(handle) -> str:
+    """The stored image's MIME type from its header (photos are kept as uploaded)."""
+    try:
+        with Image.open(handle) as image:
+            kind = Image.MIME.get(image.format or "", "application/octet-stream")
+    except OSError:
+        kind = "application/octet-stream"
+    handle.seek(0)
+    return kind
 
 
 @login_required

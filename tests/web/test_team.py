@@ -211,7 +211,9 @@ def test_review_retry_replace_approve_exclude_publish_and_the_directory():
     review = hr.get(f"/team/{account.pk}/")
     assert review.content.count(b'data-testid="review-item"') == 3
     assert b"Likeness" in review.content
-    assert hr.get(f"/team/{account.pk}/people/{jane.pk}/original.png").status_code == 200
+    assert (
+        hr.get(f"/team/{account.pk}/people/{jane.pk}/original.png")["Content-Type"] == "image/jpeg"
+    )
     assert hr.get(f"/team/{account.pk}/people/{jane.pk}/avatar.png")["Content-Type"] == "image/png"
     # approving a failed item is refused; retrying in another style takes no new seat
     hr.post(f"/team/{account.pk}/people/{mug.pk}/approve")
