@@ -69,22 +69,31 @@ def test_an_account_that_emptied_its_queue_starts_afresh():
 
 
 def test_a_queued_batch_does_not_make_calls_429_and_batches_have_their_own_limit(settings):
+    """Batch items count against MAX_BATCH_QUEUE_DEPTH, not the calls' limit;
+    one account may hold at most half of it."""
+    settings.EMBEDDED_WORKER = False  # nothing leaves the queue while it is measured
     settings.MAX_QUEUE_DEPTH = 2
-    settings.MAX_BATCH_QUEUE_DEPTH = 6
+    settings.MAX_BATCH_QUEUE_DEPTH = 8
     a, a_key = make_account("a", credits=20)
     b, b_key = make_account("b", credits=5)
-    queue_batch(a, "a", 5)  # more than MAX_QUEUE_DEPTH
+    queue_batch(a, "a", 4)  # more than MAX_QUEUE_DEPTH, all of A's share
     settings.GENERATE_WAIT_SECONDS = 0
     call = post_json(client_for(b_key), GENERATE, {"image_base64": photo_b64()})
     assert call.status_code == 202, call.content
 
-    items = [{"external_id": f"n{n}", "image_base64": photo_b64()} for n in range(2)]
-    refused = post_json(client_for(a_key), BATCH, {"items": items})
+    one = [{"external_id": "n0", "image_base64": photo_b64()}]
+    refused = post_json(client_for(a_key), BATCH, {"items": one})  # over A's share
     assert refused.status_code == 429 and refused.json()["code"] == "queue_full"
     assert int(refused["Retry-After"]) > 0
-    assert Batch.objects.count() == 1 and balance(a) == 15  # nothing stored or charged
-    one = post_json(client_for(a_key), BATCH, {"items": items[:1]})
-    assert one.status_code == 202, one.content
+    assert Batch.objects.count() == 1 and balance(a) == 16  # nothing stored or charged
+    three = [{"external_id": f"n{n}", "image_base64": photo_b64()} for n in range(3)]
+    assert post_json(client_for(b_key), BATCH, {"items": three}).status_code == 202
+    _, c_key = make_account("c", credits=5)
+    two = three[:2]
+    full = post_json(client_for(c_key), BATCH, {"items": two})  # 7 queued, 9 > 8 in all
+    assert full.status_code == 429 and full.json()["code"] == "queue_full"
+    assert post_json(client_for(c_key), BATCH, {"items": one}).status_code == 202  # 8: room
+    assert Batch.objects.count() == 3 and balance(b) == 1
 
 
 def test_a_call_completes_while_another_accounts_large_batch_is_running(settings):

@@ -4,6 +4,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -540,7 +541,9 @@ def create_batch_endpoint(request: HttpRequest) -> Status:
     if len({item.external_id for item in items}) != len(items):
         raise ApiError(400, "duplicate_item", "Every item needs its own external_id.")
     params = portrait_params(request.auth, GenerateIn(**body.dict(exclude={"items"})))
-    if jobs.queue_depth(batch_items=True) + len(items) > settings.MAX_BATCH_QUEUE_DEPTH:
+    # One seed for the whole team: its avatars share one backdrop layout.
+    params.setdefault("seed", secrets.randbelow(MAX_SEED + 1))
+    if not jobs.batch_queue_has_room(request.auth, len(items)):
         raise QueueFull()
     try:
         batch = create_batch(request.auth, params, items)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -73,14 +73,22 @@ class Delivery:
 RANK_SPACING_SECONDS = 60.0
 
 
-def queue_depth(*, batch_items: bool = False) -> int:
-    """Queued calls (MAX_QUEUE_DEPTH), or queued batch items (MAX_BATCH_QUEUE_DEPTH).
-
-    Counted apart: fair claiming puts a new call ahead of the batch items
-    queued before it, so they do not make it wait and must not refuse it.
-    """
+def queue_depth() -> int:
+    """Queued calls, for MAX_QUEUE_DEPTH. Batch items are not counted (see
+    batch_queue_has_room): fair claiming puts a new call ahead of the batch
+    items queued before it, so they do not make it wait and must not refuse it."""
     queued = Job.objects.filter(state=State.QUEUED, kind__in=INTERACTIVE_KINDS)
-    return queued.filter(batch__isnull=not batch_items).count()
+    return queued.filter(batch__isnull=True).count()
+
+
+def batch_queue_has_room(account: PlatformAccount, count: int) -> bool:
+    """Whether `count` more batch items may be queued: MAX_BATCH_QUEUE_DEPTH
+    in all, and half of it for one account, so that one account's batches
+    cannot keep every other account's out."""
+    queued = Job.objects.filter(state=State.QUEUED, kind__in=INTERACTIVE_KINDS, batch__isnull=False)
+    counts = queued.aggregate(all=Count("pk"), own=Count("pk", filter=Q(account=account)))
+    limit = settings.MAX_BATCH_QUEUE_DEPTH
+    return counts["all"] + count <= limit and counts["own"] + count <= limit // 2
 
 
 def fair_ranks(account: PlatformAccount | None, count: int, *, batch: bool) -> list[float]:
