@@ -3,6 +3,7 @@
 import base64
 import io
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -232,3 +233,30 @@ def test_the_pages_have_words_for_every_input_warning():
     words = warnings_in_words(["multiple_faces", "low_light", "overexposed"])
     assert len(set(words)) == 3
     assert not any("did not pass every check" in w for w in words)
+
+
+class ThreadRecorder:
+    """The content check as a spy: which thread ran the analysis (the real model judges)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.threads = real, []
+
+    def check(self, image):
+        self.threads.append(threading.current_thread().name)
+        return self.real.check(image)
+
+
+def test_checks_run_in_their_own_pool_and_a_flood_is_refused(acme, settings, monkeypatch):
+    from generation.api import photos
+    from generation.jobs.worker import pipeline
+
+    account, api = acme
+    recorder = ThreadRecorder(pipeline().safety)
+    monkeypatch.setattr(pipeline(), "safety", recorder)
+    assert check(api, image_base64=photo_b64()).json()["accepted"] is True
+    assert recorder.threads and recorder.threads[0].startswith("photo-check")
+    monkeypatch.setattr(photos, "MAX_WAITING_CHECKS", 0)  # the pool full of waiting checks
+    response = check(api, image_base64=photo_b64())
+    assert response.status_code == 429 and response.json()["code"] == "busy"
+    assert response["Retry-After"] and len(recorder.threads) == 1
+    assert stored_nothing(account, settings)

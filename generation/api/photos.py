@@ -5,7 +5,17 @@ quality score (``PortraitPipeline.analyse``, the code generate runs), in the
 request: no job, no stored photo or file, no credit reserved or spent. An
 image_url is fetched as generate fetches it: in the fetch pool, a few at a
 time per account (generation/photo_fetch.py).
+
+The analysis (about 100 ms of CPU, its models used one call at a time) runs
+in a small pool of its own, not in the threads that serve every other
+request, so a burst of checks waits its turn instead of delaying other calls;
+past MAX_WAITING_CHECKS in a process, a check is refused (429 busy).
 """
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -16,12 +26,23 @@ from generation.api.portraits import ErrorOut, fetch_refused, photo_bytes
 from generation.errors import ApiError
 from generation.intake import IntakeError
 from generation.jobs.worker import pipeline
-from generation.off_loop import off_loop
 from generation.photo_fetch import fetch_photo
 from generation.portrait.errors import PortraitError
 from generation.portrait.presets import Platform, get_platform
 
 router = Router(tags=["portrait avatars"])
+CHECK_THREADS = 2
+MAX_WAITING_CHECKS = 16  # running or queued, per process
+RETRY_AFTER_SECONDS = 2
+_pool = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="photo-check")
+_lock = threading.Lock()
+_in_flight = 0
+
+
+class Busy(ApiError):
+    def __init__(self) -> None:
+        super().__init__(429, "busy", "Too many photo checks are waiting; retry shortly.")
+        self.retry_after = RETRY_AFTER_SECONDS
 
 
 class PhotoCheckIn(Schema):
@@ -76,7 +97,30 @@ async def check_photo(request: HttpRequest, body: PhotoCheckIn) -> dict:
             fetched = await fetch_photo(account.pk, body.image_url)
         except IntakeError as exc:
             raise fetch_refused(exc) from None
-    return await off_loop(_analyse, account, platform, body, fetched)
+    return await _in_check_pool(_analyse, account, platform, body, fetched)
+
+
+async def _in_check_pool(function: Callable[..., dict], *args) -> dict:
+    """``function(*args)`` in the check pool, unless too many checks wait already.
+    A place is held until the analysis itself ends, even if its caller went away."""
+    global _in_flight
+    with _lock:
+        if _in_flight >= MAX_WAITING_CHECKS:
+            raise Busy()
+        _in_flight += 1
+    try:
+        future = _pool.submit(function, *args)
+    except BaseException:
+        _release()
+        raise
+    future.add_done_callback(lambda _: _release())
+    return await asyncio.wrap_future(future)
+
+
+def _release() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
 
 
 def _analyse(
