@@ -59,6 +59,7 @@ def job_frame(job_id: str, state: str, progress: float, stage: str = "") -> dict
 class PreviewConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.followed: dict[str, JobWaiter] = {}
+        self.last_heard: dict[str, tuple[str, str]] = {}
         self.outbox: asyncio.Queue[dict] = asyncio.Queue()
         self.sender = asyncio.ensure_future(self._send_outbox())
         await self.accept()
@@ -113,14 +114,16 @@ class PreviewConsumer(AsyncWebsocketConsumer):
         job_id = event.get("job", "")
         if job_id not in self.followed:
             return
-        state = event.get("state", "")
-        self.outbox.put_nowait(
-            job_frame(job_id, state, event.get("progress", 0.0), event.get("stage", ""))
-        )
+        state, stage = event.get("state", ""), event.get("stage", "")
+        if self.last_heard.get(job_id) == (state, stage):
+            return  # the same event by two roads (this process and the channel layer)
+        self.last_heard[job_id] = (state, stage)
+        self.outbox.put_nowait(job_frame(job_id, state, event.get("progress", 0.0), stage))
         if state in FINAL_STATES:
             asyncio.ensure_future(self._unfollow(job_id))
 
     async def _unfollow(self, job_id: str) -> None:
+        self.last_heard.pop(job_id, None)
         waiter = self.followed.pop(job_id, None)
         if waiter is not None:
             await waiter.__aexit__(None, None, None)

@@ -170,3 +170,16 @@ def test_without_a_websocket_htmx_polls_for_the_result(embedded, page, screensho
     page.get_by_test_id("ai-preview").wait_for(timeout=TIMEOUT_MS)
     wait_for_image(page, "ai-preview")
     screenshot(page, "signup-polling-ai-version")
+
+
+def test_refusals_are_said_in_plain_words(embedded, page, screenshot):
+    page.goto(embedded.url + "/signup/")
+    page.get_by_test_id("photo-input").set_input_files(str(PHOTOS / "coffee.png"))
+    page.get_by_text("We could not find a face in this photo").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_test_id("ai-regenerate").count() == 0  # no other looks without a result
+    screenshot(page, "signup-no-face")
+    page.get_by_test_id("photo-input").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    page.get_by_text("That file is not a photo we can read").wait_for()
+    screenshot(page, "signup-not-a-photo")
