@@ -44,6 +44,7 @@ NEUTRAL_LIGHTNESS = (0.5, 0.22)  # mean and spread of an ordinary photo's lightn
 NEUTRAL_CHROMA = 14.0  # spread of an ordinary photo's a*/b* (8-bit Lab units)
 MAX_NEURAL_EXAMPLES = 24
 GRADE_STRENGTH = 0.75
+PALETTE_PULL = 0.25  # how far a colour moves towards the nearest dominant colour
 _lock = threading.Lock()
 
 
@@ -198,20 +199,27 @@ def _from_lab(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb.reshape(-1, 3), 0.0, 1.0)
 
 
-def _sample_lab(image: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
-    pixels = to_float(image).reshape(-1, 3)
-    picks = rng.integers(0, len(pixels), min(count, len(pixels)))
-    return _to_lab(pixels[picks])
-
-
-def _border_rgb(image: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
-    """Pixels from the outer tenth of each side: mostly background in a portrait."""
+def _border(image: np.ndarray) -> np.ndarray:
+    """True on the outer tenth of each side: mostly background in a portrait."""
     height, width = image.shape[:2]
     band = max(min(height, width) // 10, 1)
     mask = np.ones((height, width), bool)
     mask[band:-band, band:-band] = False
-    pixels = to_float(image)[mask]
+    return mask
+
+
+def _sample(pixels: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
     return pixels[rng.integers(0, len(pixels), min(count, len(pixels)))]
+
+
+def _sample_lab(image: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
+    """Lab samples of the subject (inside the border band), which the grade is fitted to."""
+    return _to_lab(_sample(to_float(image)[~_border(image)], rng, count))
+
+
+def _border_rgb(image: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
+    """RGB samples of the border band, which the backdrop palette comes from."""
+    return _sample(to_float(image)[_border(image)], rng, count)
 
 
 def _kmeans(points: np.ndarray, k: int) -> np.ndarray:
@@ -228,7 +236,9 @@ def fit_lut(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
     Chroma (a*, b*) of a neutral photo (centred, spread NEUTRAL_CHROMA) is mapped linearly
     onto the examples' mean and covariance (the Monge-Kantorovich map from an isotropic
-    source), then every colour moves part of the way to its nearest dominant colour.
+    source), then every colour moves part of the way to its nearest dominant colour. Fitted
+    on the examples' subjects (inside the border band): a frame or backdrop colour makes the
+    backdrop palette, not a cast on faces.
     """
     axis = np.linspace(0.0, 1.0, LUT_POINTS, dtype=np.float32)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
@@ -242,7 +252,7 @@ def fit_lut(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
     # Pull towards the nearest dominant colour, more when it is near.
     distance = np.linalg.norm(mapped[:, None, :] - centres[None, :, :], axis=-1)
     nearest = distance.argmin(axis=1)
-    pull = 0.35 * np.exp(-((distance.min(axis=1) / 60.0) ** 2))[:, None]
+    pull = PALETTE_PULL * np.exp(-((distance.min(axis=1) / 60.0) ** 2))[:, None]
     mapped = mapped + (centres[nearest] - mapped) * pull
     graded = blend(grid, _from_lab(mapped), GRADE_STRENGTH)
     return graded.reshape(LUT_POINTS, LUT_POINTS, LUT_POINTS, 3).astype(np.float32)
