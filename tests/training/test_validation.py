@@ -46,15 +46,12 @@ def test_broken_hostile_and_tiny_photos_are_not_images(obama_set):
     tiny = encode(np.full((60, 60, 3), 128, np.uint8))
     # A PNG header claiming 100000 x 100000 pixels: refused before decoding.
     bomb = bytes.fromhex("89504e470d0a1a0a0000000d49484452000186a0000186a00802000000") + b"\0" * 64
-    photos = [*obama_set[:5], truncated, b"not an image at all", tiny, bomb]
+    oversized = b"\xff\xd8\xff" + bytes(21 * 1024 * 1024)
+    photos = [*obama_set[:5], truncated, b"not an image at all", tiny, bomb, oversized]
     report = validate_subject_set(photos, "man")
-    assert codes(report) == [
-        (5, "not_an_image"),
-        (6, "not_an_image"),
-        (7, "not_an_image"),
-        (8, "not_an_image"),
-    ]
+    assert codes(report) == [(i, "not_an_image") for i in range(5, 10)]
     assert "smaller than" in report.problems[2].message
+    assert "the limit is" in report.problems[4].message
 
 
 def test_photos_without_one_clear_face(obama_set):
