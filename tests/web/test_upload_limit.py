@@ -81,3 +81,31 @@ def test_within_the_limit_and_other_paths_pass():
     big = [(b"content-length", str(body_limit() * 10).encode())]
     sent, _, _ = call("/admin/login/", big, [b"x"])
     assert sent[0]["status"] == 200
+
+
+@pytest.mark.django_db
+def test_in_front_of_django_itself():
+    from django.core.asgi import get_asgi_application
+
+    app = UploadLimit(get_asgi_application())
+    chunks = [b"x" * (body_limit() // 4 + 1)] * 10
+    pending = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return pending.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/preview/photo/",
+        "headers": [(b"accept", b"application/json")],
+        "query_string": b"",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    async_to_sync(app)(scope, receive, send)
+    assert sent[0]["status"] == 413 and len(pending) == 6
