@@ -172,6 +172,36 @@ class IdentityAvatar(models.Model):
         return f"{self.user} ({self.style_version})"
 
 
+def portrait_style_choices() -> list[tuple[str, str]]:
+    """(Imported when asked: the image stack is too heavy for every model import.)"""
+    from generation.portrait.styles import STYLES
+
+    return [(name, name.replace("_", " ").capitalize()) for name in STYLES]
+
+
+def platform_choices() -> list[tuple[str, str]]:
+    from generation.portrait.presets import PLATFORMS
+
+    return [(name, name.capitalize()) for name in PLATFORMS]
+
+
+class SignupSettings(models.Model):
+    """The site's own signup, edited in the admin: the portrait style a photo
+    preview starts in, and the platform preset it is sized and judged for
+    (likeness threshold). One row; without it, settings.SIGNUP_PORTRAIT_STYLE
+    and settings.SIGNUP_PLATFORM apply."""
+
+    portrait_style = models.CharField(max_length=40, choices=portrait_style_choices)
+    platform = models.CharField(max_length=32, choices=platform_choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "signup settings"
+
+    def __str__(self) -> str:
+        return f"photo previews start as {self.portrait_style} for {self.platform}"
+
+
 class ProfileAvatar(models.Model):
     """The avatar a person picked instead of their identity avatar: their own
     photo or the AI version of it. Kept (unlike previews) until they change it."""
