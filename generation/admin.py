@@ -34,6 +34,7 @@ from generation.models import (
     PaletteMapping,
     PaletteVersion,
     ProfileAvatar,
+    SignupSettings,
     Style,
     StyleVersion,
     SubjectModel,
@@ -322,6 +323,16 @@ class ProfileAvatarAdmin(admin.ModelAdmin):
             '<img src="{}" width="48" height="48" alt="">',
             reverse("profile-avatar", args=[record.public_id, 96]),
         )
+
+
+@admin.register(SignupSettings)
+class SignupSettingsAdmin(admin.ModelAdmin):
+    """One row: add it once, then change it (deleting it falls back to the settings)."""
+
+    list_display = ("portrait_style", "platform", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return not SignupSettings.objects.exists()
 
 
 CHART_PERIODS = (7, 30, 90, 365)  # days

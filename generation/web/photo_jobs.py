@@ -21,7 +21,7 @@ from django.core.files.storage import default_storage
 from generation.jobs import queue as jobs
 from generation.jobs.retention import delete_job_files
 from generation.jobs.source_photo import cached_photo, discard_cached_input, share_cached_input
-from generation.models import Job
+from generation.models import Job, SignupSettings
 from generation.offers import NotOffered, record_regenerated
 from generation.portrait.styles import BACKGROUNDS, STYLES
 from generation.profile_avatars import STORED_SIDE
@@ -53,10 +53,19 @@ def owned_job(owner: str | None, job_id) -> Job | None:
     return Job.objects.filter(pk=pk, account=None, params__preview_owner=owner).first()
 
 
-def _params(owner: str, style: str, background: str | None) -> dict:
+def signup_defaults() -> tuple[str, str]:
+    """(portrait style, platform) a new preview starts with: the admin's
+    SignupSettings, else the settings."""
+    row = SignupSettings.objects.first()
+    if row is not None:
+        return row.portrait_style, row.platform
+    return settings.SIGNUP_PORTRAIT_STYLE, settings.SIGNUP_PLATFORM
+
+
+def _params(owner: str, style: str, platform: str, background: str | None) -> dict:
     return {
         "style": style,
-        "platform": settings.SIGNUP_PLATFORM,
+        "platform": platform,
         "size": STORED_SIDE,  # what a kept AI avatar is stored at: twice as fast as 800 px
         "palette": None,
         "background": background,
@@ -72,7 +81,7 @@ def start_preview(owner: str, photo: bytes) -> Job:
     return jobs.enqueue(
         None,
         photo,
-        _params(owner, settings.SIGNUP_PORTRAIT_STYLE, None),
+        _params(owner, *signup_defaults(), None),
         cache_input=True,
         request_id=uuid.uuid4().hex,
         reserve_credit=False,
@@ -101,7 +110,8 @@ def regenerate(owner: str, source: Job, style: str | None, background: str | Non
     photo = cached_photo(source)
     if not style or (style, background or look(source)[1]) == look(source):
         style, background = next_look(source)
-    params = _params(owner, style, background) | {"source_job": str(source.pk)}
+    params = _params(owner, style, source.params["platform"], background)
+    params["source_job"] = str(source.pk)
     job = jobs.enqueue(None, photo, params, request_id=uuid.uuid4().hex, reserve_credit=False)
     share_cached_input(job, source)
     if source.state == Job.State.DONE:

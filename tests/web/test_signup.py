@@ -358,3 +358,18 @@ def test_the_admin_lists_picked_avatars(client):
     assert (
         page.status_code == 200 and f"/avatars/{picked.public_id}/96.png" in page.content.decode()
     )
+
+
+def test_the_admin_sets_the_style_a_preview_starts_in(client):
+    User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    admin = Client()
+    admin.force_login(User.objects.get(username="root"))
+    response = admin.post(
+        "/admin/generation/signupsettings/add/", {"portrait_style": "anime", "platform": "discord"}
+    )
+    assert response.status_code == 302
+    assert admin.get("/admin/generation/signupsettings/add/").status_code == 403  # one row
+    job = started(client)
+    assert (job.params["style"], job.params["platform"]) == ("anime", "discord")
+    again = client.post(f"/preview/jobs/{job.pk}/regenerate", {"style": "editorial"})
+    assert Job.objects.get(pk=again.json()["job"]).params["platform"] == "discord"
