@@ -6,15 +6,15 @@ photo and a non-image plus a CSV of names, watch the batch reach 100% over
 the WebSocket, review, retry one person in another style, approve, publish,
 and open the directory and its embeddable view. A screenshot per step."""
 
+import base64
 import io
 import os
 import zipfile
 
 import pytest
 
-from tests.browser.test_signup import postgres_database
-from tests.live_stack import Stack, manage
-from tests.service_helpers import PHOTOS, require_services
+from tests.live_stack import Stack, distributed_env, manage
+from tests.service_helpers import PHOTOS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 120_000
@@ -60,15 +60,7 @@ def embedded(tmp_path):
 
 @pytest.fixture
 def distributed(tmp_path):
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as exc:
-        require_services([f"Redis at {REDIS}: {exc}"])
-    database = postgres_database("h12_team_browser")
-    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "AVATAR_EMBEDDED_WORKER": "0"}
-    stack = Stack(tmp_path, env, worker=True)
+    stack = Stack(tmp_path, distributed_env("h12_team_browser", REDIS), worker=True)
     yield with_team_admin(stack)
     stack.stop()
 
@@ -154,8 +146,23 @@ def test_a_team_with_redis_and_a_runworker_process(distributed, page, screenshot
     run_the_team(page, distributed.url, screenshot, "team-distributed", tmp_path)
 
 
+DROP_FILES = """([name, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, {type: "image/jpeg"}));
+    const zone = document.getElementById("team-drop");
+    zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true}));
+    zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+    return document.querySelector("[data-testid=team-upload]").files.length;
+}"""
+
+
 def test_an_invite_link_from_making_to_used_up(embedded, browser, page, screenshot, tmp_path):
     sign_in(page, embedded.url)
+    page.click("text=Upload")
+    photo_b64 = base64.b64encode((PHOTOS / "biden2.jpg").read_bytes()).decode()
+    assert page.evaluate(DROP_FILES, ["dropped.jpg", photo_b64]) == 1
+    assert page.inner_text("#team-chosen") == "dropped.jpg"
     page.click("text=Invite links")
     page.fill("input[name=email_domain]", "acme.test")
     page.fill("input[name=max_uses]", "1")
