@@ -175,3 +175,21 @@ def test_a_foreign_origin_cannot_connect():
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+def test_unfollow_stops_the_frames():
+    client, job_id = session_with_job()
+
+    async def scenario() -> bool:
+        socket = socket_for(client)
+        await socket.connect()
+        await socket.send_to(text_data=json.dumps({"type": "follow", "job": job_id}))
+        await socket.receive_from(timeout=TIMEOUT)  # the job as it stands
+        await socket.send_to(text_data=json.dumps({"type": "unfollow", "job": job_id}))
+        await socket.receive_nothing(timeout=0.3)
+        await sync_to_async(run_available_jobs, thread_sensitive=False)("test-worker")
+        quiet = await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+        return quiet
+
+    assert async_to_sync(scenario)() is True

@@ -373,3 +373,21 @@ def test_the_admin_sets_the_style_a_preview_starts_in(client):
     assert (job.params["style"], job.params["platform"]) == ("anime", "discord")
     again = client.post(f"/preview/jobs/{job.pk}/regenerate", {"style": "editorial"})
     assert Job.objects.get(pk=again.json()["job"]).params["platform"] == "discord"
+
+
+def test_me_avatar_can_pick_the_original_photo(client):
+    user = User.objects.create_user("gus", "g@example.com", PASSWORD)
+    client.force_login(user)
+    client.get("/me/avatar/")
+    job = Job.objects.get(pk=upload(client).json()["job"])
+    run_jobs()
+    response = client.post(
+        "/me/avatar/", {"avatar_choice": "photo", "job": str(job.pk), "action": "save"}
+    )
+    assert response.status_code == 302
+    assert ProfileAvatar.objects.get(user=user).kind == "photo"
+    page = client.get("/me/avatar/").content.decode()
+    assert "Your avatar is updated." in page and "Original photo" in page
+    response = client.post("/me/avatar/", {"action": "save"})  # nothing picked: nothing changes
+    assert "Pick one of the avatars first." in response.content.decode()
+    assert ProfileAvatar.objects.get(user=user).kind == "photo"
