@@ -34,11 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.live_stack import manage  # noqa: E402
+
 READ_BYTES = 256 * 1024
 TARGET_ADDED_MB = 100.0
 
 # Run by `manage.py shell` in the server's environment: an account, its key and
-# a batch of done jobs with their avatar files; prints "<batch id> <key>".
+# a batch of done jobs with their avatar files; writes "<batch id> <key>" to OUT.
 BUILD_BATCH = """
 import os
 from django.core.files.storage import default_storage
@@ -59,7 +63,7 @@ for n in range(items):
                     state="done", progress=1.0, avatar_file=name,
                     result={{"validation_warnings": []}}))
 Job.objects.bulk_create(jobs)
-print(batch.pk, key)
+open({out!r}, "w").write(f"{{batch.pk}} {{key}}")
 """
 
 
@@ -135,24 +139,13 @@ class ZipServer:
         )
         return env
 
-    def manage(self, *args: str, timeout: float = 600) -> str:
-        result = subprocess.run(
-            [sys.executable, str(BASE_DIR / "manage.py"), *args],
-            cwd=BASE_DIR,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr[-3000:]}")
-        return result.stdout
-
     def __enter__(self) -> ZipServer:
         try:
-            self.manage("migrate", "--noinput")
-            code = BUILD_BATCH.format(items=self.items, size=self.item_bytes)
-            self.batch_id, self.api_key = self.manage("shell", "-c", code).split()[-2:]
+            manage(self.env(), "migrate", "--noinput")
+            out = self.var_dir / "batch.txt"
+            code = BUILD_BATCH.format(items=self.items, size=self.item_bytes, out=str(out))
+            manage(self.env(), "shell", "-c", code)
+            self.batch_id, self.api_key = out.read_text().split()
             self.start()
         except BaseException:
             self.close()

@@ -6,7 +6,7 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -102,3 +102,41 @@ def shared_database_url() -> str:
         return f"sqlite:///{db['NAME']}"
     credentials = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
     return f"postgres://{credentials}{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+async def asgi_call(
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
+    on_body: Callable[[bytes], object] | None = None,
+) -> tuple[int, dict[str, str], list[int]]:
+    """One request through the ASGI application daphne serves, message by
+    message: status, headers, and the size of each body message (each handed
+    to `on_body` as it comes)."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from avatarsite.asgi import application
+
+    sent = {"host": "localhost", **{k.lower(): v for k, v in headers.items()}}
+    if body:
+        sent["content-length"] = str(len(body))
+    scope = {
+        "type": "http", "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in sent.items()],
+        "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+    }  # fmt: skip
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await app.receive_output(60)
+    sizes = []
+    while True:
+        message = await app.receive_output(60)
+        piece = message.get("body", b"")
+        sizes.append(len(piece))
+        if on_body is not None:
+            on_body(piece)
+        if not message.get("more_body"):
+            received = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+            return start["status"], received, sizes

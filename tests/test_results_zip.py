@@ -14,16 +14,14 @@ import zipfile
 
 import pytest
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from avatarsite.asgi import application
 from bench.results_zip import ZipServer, check_zip, rss_bytes
 from generation.api.results_zip import PIECE_BYTES
 from generation.models import Batch, Job
 from tests.s3 import s3_server, s3_storage  # noqa: F401 (fixtures)
-from tests.service_helpers import make_account
+from tests.service_helpers import asgi_call, make_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AVATAR_BYTES = 400_000
@@ -62,36 +60,10 @@ def done_batch(items: int) -> tuple[Batch, str, dict[str, bytes]]:
 
 
 def asgi_get(path: str, key: str, sink: io.BytesIO) -> tuple[int, dict[str, str], list[int]]:
-    """GET through the ASGI app daphne serves: status, headers and the size of
-    each body message; the body goes to `sink`."""
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-    async def call() -> tuple[dict, list[int]]:
-        app = ApplicationCommunicator(application, scope)
-        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
-        start = await app.receive_output(30)
-        sizes = []
-        while True:
-            message = await app.receive_output(30)
-            sizes.append(len(message.get("body", b"")))
-            sink.write(message.get("body", b""))
-            if not message.get("more_body"):
-                return start, sizes
-
-    start, sizes = async_to_sync(call)()
-    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
-    return start["status"], headers, sizes
+    """GET through the ASGI app: status, headers and the size of each body
+    message; the body goes to `sink`."""
+    headers = {"authorization": f"Bearer {key}"}
+    return async_to_sync(asgi_call)("GET", path, headers, on_body=sink.write)
 
 
 def stream_zip(batch: Batch, key: str) -> tuple[int, dict[str, str], list[int], bytes, int]:

@@ -1,7 +1,5 @@
 """Seats count employees who received an avatar: a failed batch item gives its seat back."""
 
-import time
-
 import pytest
 
 from accounts.models import Seat
@@ -10,18 +8,11 @@ from generation.jobs.batches import BatchItem, create_batch
 from generation.jobs.worker import worker_name
 from generation.models import Job
 from tests.service_helpers import client_for, make_account, photo_b64, post_json
+from tests.test_service_batches import wait_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BATCH = "/v1/avatar/batch"
 PARAMS = {"style": "corporate_headshot", "platform": "linkedin"}
-
-
-def wait_done(api, batch_id: str, seconds: float = 120) -> dict:
-    deadline = time.monotonic() + seconds
-    while (status := api.get(f"/v1/batches/{batch_id}").json())["state"] != "done":
-        assert time.monotonic() < deadline, status
-        time.sleep(0.25)
-    return status
 
 
 def seated(account) -> set[str]:

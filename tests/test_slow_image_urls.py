@@ -7,19 +7,18 @@ loop, as a server would run them.
 """
 
 import asyncio
+import io
 import json
 import time
 
 import pytest
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 
 from accounts.credits import balance
-from avatarsite.asgi import application
 from generation.jobs import queue as jobs
 from generation.models import Job
 from tests.intake.test_fetch import LocalServer
-from tests.service_helpers import make_account
+from tests.service_helpers import asgi_call, make_account
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 SLOW_CALLS = 8
@@ -36,33 +35,11 @@ def slow_server(settings):
 
 
 async def call(method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
+    answer = io.BytesIO()
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     data = json.dumps(body).encode() if body is not None else b""
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [
-            (b"host", b"localhost"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(data)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    app = ApplicationCommunicator(application, scope)
-    await app.send_input({"type": "http.request", "body": data, "more_body": False})
-    start = await app.receive_output(60)
-    body_bytes = b""
-    while True:
-        message = await app.receive_output(60)
-        body_bytes += message.get("body", b"")
-        if not message.get("more_body"):
-            return start["status"], json.loads(body_bytes)
+    status, _, _ = await asgi_call(method, path, headers, data, on_body=answer.write)
+    return status, json.loads(answer.getvalue())
 
 
 def test_slow_fetches_of_one_account_leave_other_accounts_served(slow_server, settings):
