@@ -183,3 +183,31 @@ def test_refusals_are_said_in_plain_words(embedded, page, screenshot):
     )
     page.get_by_text("That file is not a photo we can read").wait_for()
     screenshot(page, "signup-not-a-photo")
+
+
+def test_sign_up_with_the_identity_avatar_sign_out_and_in(embedded, page, screenshot):
+    page.goto(embedded.url + "/signup/")
+    page.locator("#id_username").fill("ivy")
+    page.locator("#id_email").fill("ivy@example.com")
+    page.locator("#id_password").fill("a-long-pass-phrase-42")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=identity-preview]').src.includes('username=ivy')"
+    )
+    previewed = page.request.get(embedded.url + identity_src(page)).body()
+    page.get_by_test_id("confirm").click()
+    page.wait_for_url("**/me/avatar/")
+    wait_for_image(page, "header-avatar")
+    header = page.get_by_test_id("header-avatar").get_attribute("src")
+    stored = header.split("?")[0].replace("avatar.png", "avatar.svg") + "?size=256"
+    assert page.request.get(embedded.url + stored).body() == previewed  # byte for byte
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(embedded.url + "/")
+    assert page.get_by_test_id("header-avatar").count() == 0
+    page.get_by_role("link", name="Sign in").click()
+    page.locator("#id_username").fill("ivy")
+    page.locator("#id_password").fill("a-long-pass-phrase-42")
+    screenshot(page, "signin")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/me/avatar/")
+    wait_for_image(page, "header-avatar")
+    screenshot(page, "signed-in-identity")
