@@ -201,3 +201,17 @@ def test_an_invite_link_from_making_to_used_up(embedded, browser, page, screensh
         embedded.url + "/team/welcome/"
     )
     screenshot(page, "team-invite-5-admins")
+
+
+def test_without_a_websocket_htmx_polls_the_progress(embedded, page, screenshot, tmp_path):
+    page.add_init_script("window.WebSocket = function () { return {close() {}}; };")
+    sign_in(page, embedded.url)
+    page.click("text=Upload")
+    photo = tmp_path / "jane.jpg"
+    photo.write_bytes((PHOTOS / "obama2.jpg").read_bytes())
+    page.set_input_files("[data-testid=team-upload]", str(photo))
+    page.click("[data-testid=upload-submit]")
+    page.wait_for_selector("[data-testid=batch-progress][data-percent='100']")
+    assert page.evaluate("window.teamFrames.length") == 0  # no socket: the panel was polled
+    assert "1 ready" in page.inner_text(".batch-card")
+    screenshot(page, "team-polling-done")
