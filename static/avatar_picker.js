@@ -94,6 +94,7 @@
         item.dataset.stage = frame.stage;
         item.textContent = frame.label;
         list.appendChild(item);
+        while (list.children.length > 5) list.removeChild(list.firstElementChild);  // the latest few
       }
     }
   }
