@@ -9,6 +9,7 @@ prints the RSS before, the peak during, and what the downloads added.
 
     .venv/bin/python bench/results_zip.py                 # 500 items of 1000 KiB, 4 downloads
     .venv/bin/python bench/results_zip.py --read-delay 0.02   # slow clients (~12 MB/s each)
+    .venv/bin/python bench/results_zip.py --s3   # avatars on S3 (moto's server, in this process)
 
 Target (issue 10): four concurrent downloads of a 500-item batch add under
 100 MB to the server's RSS. Only 127.0.0.1 is contacted.
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,7 @@ class ZipServer:
     batch_id: str = ""
     api_key: str = ""
     server: subprocess.Popen | None = None
+    storage_env: dict[str, str] = field(default_factory=dict)  # e.g. the AWS_* of an S3 bucket
 
     def env(self) -> dict[str, str]:
         env = {
@@ -137,6 +140,7 @@ class ZipServer:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.storage_env)
         return env
 
     def __enter__(self) -> ZipServer:
@@ -231,20 +235,47 @@ def check_zip(path: Path, items: int) -> None:
             raise AssertionError(f"bad CRC in {bad}")
 
 
+@contextlib.contextmanager
+def s3_bucket() -> Iterator[dict[str, str]]:
+    """moto's S3 server in this process (tests/s3.py) and a bucket on it: the
+    server's AWS_* settings."""
+    from tests.s3 import start_s3_server
+
+    s3 = start_s3_server()
+    try:
+        s3.client().create_bucket(Bucket="zip-bench")
+        yield {
+            "AWS_STORAGE_BUCKET_NAME": "zip-bench",
+            "AWS_S3_ENDPOINT_URL": s3.endpoint_url,
+            "AWS_S3_REGION_NAME": s3.region,
+            "AWS_ACCESS_KEY_ID": s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    finally:
+        s3.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--item-kib", type=int, default=1000)
     parser.add_argument("--downloads", type=int, default=4)
     parser.add_argument("--read-delay", type=float, default=0.0, help="seconds after each read")
+    parser.add_argument("--s3", action="store_true", help="avatars on S3 (moto's server)")
     args = parser.parse_args()
     mb = 1024 * 1024
 
-    with ZipServer(items=args.items, item_bytes=args.item_kib * 1024) as server:
+    with contextlib.ExitStack() as cleanup:
+        storage_env = cleanup.enter_context(s3_bucket()) if args.s3 else {}
+        server = cleanup.enter_context(
+            ZipServer(items=args.items, item_bytes=args.item_kib * 1024, storage_env=storage_env)
+        )
         warm = server.download(keep=server.var_dir / "check.zip")
         check_zip(warm.path, args.items)
         size = f"{args.items} avatars of {args.item_kib} KiB, zip {warm.received / mb:.1f} MB"
-        print(f"batch: {size}")
+        print(f"batch: {size}, on {'S3 (moto)' if args.s3 else 'local files'}")
         print(f"warm-up download: {warm.seconds:.2f} s, zip complete and every CRC right")
         (server.var_dir / "check.zip").unlink()
         time.sleep(1.0)
