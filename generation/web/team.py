@@ -8,16 +8,17 @@ any of it; for anyone else its pages do not exist (404).
 """
 
 import base64
+import io
 from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from PIL import Image
+from PIL import Image, ImageOps
 
 from accounts.models import PlatformAccount
 from generation.api.portraits import _uuid
@@ -34,6 +35,7 @@ from generation.web.team_intake import Photo, read_uploads
 from generation.web.uploads import UploadRefused, photo_from_upload
 from generation.web.words import STYLE_NAMES, likeness_words, refusal, warnings_in_words
 
+REVIEW_SIZE = 320
 SAMPLE_PHOTO = Path(__file__).resolve().parent / "team_assets" / "sample-portrait.jpg"
 REPORT_KEY = "team_upload_reports"
 
@@ -287,7 +289,8 @@ def member_action(request: HttpRequest, account_id: int, member_id: str, action:
 
 @login_required
 def member_image(request: HttpRequest, account_id: int, member_id: str, which: str):
-    """The person's photo as uploaded, or their latest AI avatar."""
+    """The person's photo as uploaded, or their latest AI avatar, as a
+    REVIEW_SIZE px JPEG (a grid of 500 people must not load 500 full photos)."""
     account = roster.team_account(request.user, account_id)
     member = _own_member(account, member_id)
     if which == "original":
@@ -298,22 +301,23 @@ def member_image(request: HttpRequest, account_id: int, member_id: str, which: s
         raise Http404("No such image.")
     if not name or not default_storage.exists(name):
         raise Http404("No such image.")
-    handle = default_storage.open(name, "rb")
-    response = FileResponse(handle, content_type=image_type(handle))
-    response["Cache-Control"] = "private, max-age=60"
+    with default_storage.open(name, "rb") as handle:
+        data = review_copy(handle)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def image_type(handle) -> str:
-    """The stored image's MIME type from its header (photos are kept as uploaded)."""
-    try:
-        with Image.open(handle) as image:
-            kind = Image.MIME.get(image.format or "", "application/octet-stream")
-    except OSError:
-        kind = "application/octet-stream"
-    handle.seek(0)
-    return kind
+def review_copy(handle) -> bytes:
+    """A stored image upright (EXIF orientation), at most REVIEW_SIZE px, as JPEG."""
+    with Image.open(handle) as image:
+        image.draft("RGB", (REVIEW_SIZE, REVIEW_SIZE))  # JPEGs decode at a fraction of their size
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+    upright.thumbnail((REVIEW_SIZE, REVIEW_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    upright.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 @login_required

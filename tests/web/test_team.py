@@ -211,10 +211,12 @@ def test_review_retry_replace_approve_exclude_publish_and_the_directory():
     review = hr.get(f"/team/{account.pk}/")
     assert review.content.count(b'data-testid="review-item"') == 3
     assert b"Likeness" in review.content
-    assert (
-        hr.get(f"/team/{account.pk}/people/{jane.pk}/original.png")["Content-Type"] == "image/jpeg"
-    )
-    assert hr.get(f"/team/{account.pk}/people/{jane.pk}/avatar.png")["Content-Type"] == "image/png"
+    images = f"/team/{account.pk}/people/{jane.pk}"
+    for which in ("original", "avatar"):  # review copies, not the full images
+        shown = hr.get(f"{images}/{which}.png")
+        assert shown["Content-Type"] == "image/jpeg"
+        with Image.open(io.BytesIO(shown.content)) as copy:
+            assert max(copy.size) <= 320
     # approving a failed item is refused; retrying in another style takes no new seat
     hr.post(f"/team/{account.pk}/people/{mug.pk}/approve")
     assert TeamMember.objects.get(pk=mug.pk).review == "pending"
