@@ -20,6 +20,7 @@ from generation.avatars import (
     identity_draft,
     pinned_request,
 )
+from generation.jobs import queue as jobs
 from generation.jobs.source_photo import SourcePhotoError
 from generation.jobs.worker import wake_workers
 from generation.models import IdentityAvatar, Job, ProfileAvatar, Style
@@ -27,7 +28,7 @@ from generation.portrait.styles import BACKGROUNDS, STYLES
 from generation.profile_avatars import sized_png
 from generation.web import photo_jobs
 from generation.web.forms import active_styles
-from generation.web.ratelimit import RateLimited, client_ip, take_preview
+from generation.web.ratelimit import QueueBusy, RateLimited, client_ip, take_preview
 from generation.web.uploads import UploadRefused, photo_from_upload
 from generation.web.words import (
     BACKGROUND_NAMES,
@@ -107,6 +108,8 @@ def start_generation(request: HttpRequest, start) -> Job:
     and remember it as the session's current preview."""
     if not request.session.session_key:
         request.session.save()
+    if jobs.queue_depth() >= settings.MAX_QUEUE_DEPTH:
+        raise QueueBusy()
     take_preview(request.session.session_key, client_ip(request))
     job = start()
     async_to_sync(wake_workers)()
@@ -146,7 +149,7 @@ def photo_upload(request: HttpRequest) -> JsonResponse:
     except UploadRefused as exc:
         return refusal_response(exc.code, exc.message, exc.status)
     except RateLimited as exc:
-        return refusal_response("rate_limited", exc.message, 429)
+        return refusal_response(exc.code, exc.message, 429)
     return JsonResponse(job_json(job), status=201)
 
 
@@ -157,7 +160,7 @@ def job_regenerate(request: HttpRequest, job_id: str) -> JsonResponse:
     except SourcePhotoError as exc:
         return refusal_response(exc.code, refusal(exc.code), 410)
     except RateLimited as exc:
-        return refusal_response("rate_limited", exc.message, 429)
+        return refusal_response(exc.code, exc.message, 429)
     return JsonResponse(job_json(job), status=201)
 
 

@@ -13,6 +13,11 @@ WINDOW_SECONDS = 3600
 
 
 class RateLimited(Exception):
+    """Not now: `code` and a friendly `message` (the page shows it; the API-like
+    endpoints answer 429 with both)."""
+
+    code = "rate_limited"
+
     def __init__(self, retry_after: int) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after  # seconds until the window ends
@@ -25,6 +30,16 @@ class RateLimited(Exception):
             "You have made a lot of previews in the last hour. Take a short break: you can "
             f"try again in about {minutes} {unit}."
         )
+
+
+class QueueBusy(RateLimited):
+    """The job queue is full (MAX_QUEUE_DEPTH, as for the API)."""
+
+    code = "busy"
+    message = "Lots of people are making avatars right now. Please try again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=5)
 
 
 def client_ip(request: HttpRequest) -> str:

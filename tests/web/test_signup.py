@@ -391,3 +391,12 @@ def test_me_avatar_can_pick_the_original_photo(client):
     response = client.post("/me/avatar/", {"action": "save"})  # nothing picked: nothing changes
     assert "Pick one of the avatars first." in response.content.decode()
     assert ProfileAvatar.objects.get(user=user).kind == "photo"
+
+
+def test_a_full_queue_asks_to_try_again_shortly(client, settings):
+    settings.MAX_QUEUE_DEPTH = 1
+    started(client)
+    busy = upload(client)
+    assert busy.status_code == 429 and busy.json()["code"] == "busy"
+    assert "try again in a moment" in busy.json()["message"]
+    assert Job.objects.count() == 1
