@@ -68,6 +68,18 @@ def test_an_account_that_emptied_its_queue_starts_afresh():
     assert claim_order(4) == ["a0", "c0", "a1", "c1"]
 
 
+def test_a_flow_is_ranked_among_the_kinds_its_workers_serve():
+    """A queued training run (its own worker channel) does not push the
+    account's portrait calls back, nor do those calls push its next run."""
+    a, _ = make_account("a", credits=10)
+    training = jobs.fair_ranks(a, 1, batch=False, kinds=jobs.TRAINING_KINDS)[0]
+    Job.objects.create(account=a, kind=Job.Kind.TRAINING, queue_rank=training)
+    call = jobs.enqueue(a, b"photo", PARAMS)
+    assert call.queue_rank - training < 1.0  # not a spacing (60 s) later
+    later = jobs.fair_ranks(a, 1, batch=False, kinds=jobs.TRAINING_KINDS)[0]
+    assert later - training >= jobs.RANK_SPACING_SECONDS
+
+
 def test_a_queued_batch_does_not_make_calls_429_and_batches_have_their_own_limit(settings):
     """Batch items count against MAX_BATCH_QUEUE_DEPTH, not the calls' limit;
     one account may hold at most half of it."""

@@ -91,9 +91,16 @@ def batch_queue_has_room(account: PlatformAccount, count: int) -> bool:
     return counts["all"] + count <= limit and counts["own"] + count <= limit // 2
 
 
-def fair_ranks(account: PlatformAccount | None, count: int, *, batch: bool) -> list[float]:
+def fair_ranks(
+    account: PlatformAccount | None,
+    count: int,
+    *,
+    batch: bool,
+    kinds: Sequence[str] | None = None,
+) -> list[float]:
     """The queue ranks of `count` new jobs of one flow: an account's calls, or
-    its batch items. Workers claim the lowest rank first.
+    its batch items, of `kinds` (those one worker channel serves; default
+    INTERACTIVE_KINDS). Workers claim the lowest rank first.
 
     Start-time fair queueing with the clock as virtual time: a flow's next job
     may start at max(now, its last queued job's rank + RANK_SPACING_SECONDS).
@@ -102,7 +109,12 @@ def fair_ranks(account: PlatformAccount | None, count: int, *, batch: bool) -> l
     batch per minute that batch has waited (batch items start one spacing
     late, so calls queued in the same minute go first).
     """
-    queued = Job.objects.filter(account=account, batch__isnull=not batch, state=State.QUEUED)
+    queued = Job.objects.filter(
+        account=account,
+        batch__isnull=not batch,
+        state=State.QUEUED,
+        kind__in=INTERACTIVE_KINDS if kinds is None else kinds,
+    )
     last = queued.aggregate(last=Max("queue_rank"))["last"]
     now = time.time()
     if batch:
