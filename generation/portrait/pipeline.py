@@ -19,9 +19,9 @@ from .background import parse_palette, place_on_background
 from .checks import CheckOutcome, check_output
 from .errors import PortraitError
 from .face import find_faces, key_points
-from .likeness import embedding
 from .load import DEFAULT_LIMITS, Limits
 from .presets import HIRES_SIZE, get_platform
+from .reference import PendingDescriptor
 from .safety import SafetyClassifier, safety_classifier
 from .save import save_avatar
 from .segment import segment_person
@@ -34,7 +34,7 @@ RETRY_INTENSITY = (1.0, 0.6, 0.3)  # the first try, then at most two retries
 DEFAULT_INTENSITY = 0.8
 # The stages in the order they start (style to checks repeat on a retry).
 STAGES = ("load", "exposure", "face_detect", "safety", "face_exposure", "quality", "align",
-          "segment", "background", "embed_input", "style", "composite", "enhance", "look",
+          "embed_input", "segment", "background", "style", "composite", "enhance", "look",
           "checks", "save")  # fmt: skip
 
 
@@ -169,16 +169,17 @@ class PortraitPipeline:
         image, analysis = photo.image, photo.faces
         with timer("align"):
             portrait = align_face(image, analysis, max(size, MIN_WORKING_SIZE))
+        with timer("embed_input"):
+            # Computed in a helper process while this one segments and styles.
+            faces, _ = find_faces(portrait.image)
+            reference_box = faces[0] if faces else portrait.face_box
+            pending_reference = PendingDescriptor(portrait.image, reference_box)
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
             backdrop = backdrop_for(
                 style, palette, portrait.size, request.background, request.layout_seed
             )
-        with timer("embed_input"):
-            faces, _ = find_faces(portrait.image)
-            reference_box = faces[0] if faces else portrait.face_box
-            reference = embedding(portrait.image, reference_box)
         output_safety = self.safety if self.engine.synthesises_content else None
         metadata = {
             "style": style.name,
@@ -194,6 +195,7 @@ class PortraitPipeline:
                 self.engine, style, portrait, intensity, backdrop, timer, request.look
             )
             with timer("checks"):
+                reference = pending_reference.result()
                 outcome = check_output(
                     avatar.image, reference, reference_box, threshold, output_safety
                 )

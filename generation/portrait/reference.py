@@ -1,0 +1,81 @@
+"""The unstyled face's likeness descriptor, computed beside the styling.
+
+dlib's descriptor costs about 60 ms and holds the GIL, so a thread cannot
+overlap it with anything. One persistent helper process (per server process,
+started with the first pipeline) computes the input face's descriptor while
+the pipeline segments, draws the background and styles; the checks collect
+it. Where the helper cannot be used (it failed to start or died, or this
+process may not have children), the descriptor is computed here, as before:
+the same numbers either way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from generation.imaging.state import Box
+
+from .likeness import _models, embedding
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def start_helper() -> None:
+    """Start the helper process (it loads dlib's models) if it is not running."""
+    _helper()
+
+
+def _helper() -> ProcessPoolExecutor | None:
+    global _pool
+    with _lock:
+        if _pool is None:
+            try:
+                _pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_models,
+                )
+                _pool.submit(int).result()  # fails here, not mid-request, if it cannot start
+            except Exception:  # noqa: BLE001 - any failure: compute in-process instead
+                _pool = None
+        return _pool
+
+
+def _drop(pool: ProcessPoolExecutor) -> None:
+    """Forget a broken helper; the next pipeline request starts a new one."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+class PendingDescriptor:
+    """The descriptor of the face in ``face``, being computed in the helper."""
+
+    def __init__(self, image: np.ndarray, face: Box) -> None:
+        self._image, self._face = image, face
+        self._pool = _helper()
+        self._future: Future | None = None
+        if self._pool is not None:
+            try:
+                # A copy: the queue pickles it later, on its own thread.
+                self._future = self._pool.submit(embedding, image.copy(), face)
+            except Exception:  # noqa: BLE001 - the helper died: compute in-process
+                _drop(self._pool)
+
+    def result(self) -> np.ndarray:
+        """The 128-d descriptor (waits for the helper; computes it here if it failed)."""
+        if self._future is not None:
+            try:
+                return self._future.result()
+            except BrokenProcessPool:  # the helper died mid-call
+                _drop(self._pool)
+            self._future = None
+        return embedding(self._image, self._face)
