@@ -72,11 +72,11 @@ def test_a_flow_is_ranked_among_the_kinds_its_workers_serve():
     """A queued training run (its own worker channel) does not push the
     account's portrait calls back, nor do those calls push its next run."""
     a, _ = make_account("a", credits=10)
-    training = jobs.fair_ranks(a, 1, batch=False, kinds=jobs.TRAINING_KINDS)[0]
+    training = jobs.fair_ranks(a, 1, batch=False, kind=Job.Kind.TRAINING)[0]
     Job.objects.create(account=a, kind=Job.Kind.TRAINING, queue_rank=training)
     call = jobs.enqueue(a, b"photo", PARAMS)
     assert call.queue_rank - training < 1.0  # not a spacing (60 s) later
-    later = jobs.fair_ranks(a, 1, batch=False, kinds=jobs.TRAINING_KINDS)[0]
+    later = jobs.fair_ranks(a, 1, batch=False, kind=Job.Kind.TRAINING)[0]
     assert later - training >= jobs.RANK_SPACING_SECONDS
 
 

@@ -96,11 +96,11 @@ def fair_ranks(
     count: int,
     *,
     batch: bool,
-    kinds: Sequence[str] | None = None,
+    kind: str = Job.Kind.PORTRAIT,
 ) -> list[float]:
-    """The queue ranks of `count` new jobs of one flow: an account's calls, or
-    its batch items, of `kinds` (those one worker channel serves; default
-    INTERACTIVE_KINDS). Workers claim the lowest rank first.
+    """The queue ranks of `count` new jobs of `kind` of one flow: an account's
+    calls, or its batch items, among the kinds the same workers serve
+    (INTERACTIVE_KINDS or TRAINING_KINDS). Workers claim the lowest rank first.
 
     Start-time fair queueing with the clock as virtual time: a flow's next job
     may start at max(now, its last queued job's rank + RANK_SPACING_SECONDS).
@@ -113,7 +113,7 @@ def fair_ranks(
         account=account,
         batch__isnull=not batch,
         state=State.QUEUED,
-        kind__in=INTERACTIVE_KINDS if kinds is None else kinds,
+        kind__in=TRAINING_KINDS if kind in TRAINING_KINDS else INTERACTIVE_KINDS,
     )
     last = queued.aggregate(last=Max("queue_rank"))["last"]
     now = time.time()

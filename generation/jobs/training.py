@@ -190,7 +190,7 @@ def _new_job(
     idempotency_key: str = "",
 ) -> Job:
     """Insert the job (its Idempotency-Key taken: IntegrityError) and hold its price."""
-    rank = jobs.fair_ranks(account, 1, batch=False)[0]
+    rank = jobs.fair_ranks(account, 1, batch=False, kind=kind)[0]
     job = Job(account=account, kind=kind, params=params, queue_rank=rank,
               idempotency_key=idempotency_key)  # fmt: skip
     if photo is None:
