@@ -79,6 +79,9 @@ class PlatformAccountAdmin(admin.ModelAdmin):
         collector.collect(objs)
         if all(isinstance(obj, CreditEntry) for obj in collector.protected):
             protected = []
+        # The read-only ledger admin grants no delete permission, and none is
+        # needed: erasing keeps the entries.
+        perms_needed = {name for name in perms_needed if name != CreditEntry._meta.verbose_name}
         return to_delete, counts, perms_needed, protected
 
     def delete_model(self, request, obj: PlatformAccount) -> None:
