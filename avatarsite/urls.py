@@ -13,6 +13,8 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return JsonResponse({"code": "not_found", "message": "No such resource."}, status=404)
 
 
+handler500 = "avatarsite.outage.server_error"
+
 urlpatterns = [
     path("", gallery.gallery, name="gallery"),
     path("admin/", admin.site.urls),
