@@ -15,6 +15,7 @@ from generation.engines.diffusion.lora import load_adapter
 from generation.engines.diffusion.runtime import load_pipeline, shared_pipeline
 from generation.training import (
     InferenceRequest,
+    TrainingError,
     TrainingSettings,
     available_engines,
     custom_look,
@@ -115,6 +116,20 @@ def test_inference_is_seeded_and_reports_each_step(trained, tiny):
         assert image.ignored_prompt_terms == []
     # A portrait style starts image-to-image from the aligned face: strength 0.6 of 2 steps.
     assert seen == ["image 1 of 2: step 1 of 1", "image 2 of 2: step 1 of 1", "done"]
+
+
+def test_style_auto_lets_the_prompt_decide(trained, tiny):
+    model, _ = trained
+    named = InferenceRequest("anime, in a park", "anime", seed=4)
+    by_prompt = infer_subject(model, replace(named, style="auto"), settings=tiny)[0]
+    assert by_prompt.png == infer_subject(model, named, settings=tiny)[0].png
+    plain = InferenceRequest("smiling", "auto", seed=4)  # no style word: a plain portrait
+    for style in ("auto", ""):
+        image = infer_subject(model, replace(plain, style=style), settings=tiny)[0]
+        assert image.engine == "diffusion" and decode(image.png).shape == (64, 64, 3)
+    with pytest.raises(TrainingError) as refused:
+        infer_subject(model, replace(plain, style="watercolour"), settings=tiny)
+    assert refused.value.code == "unknown_style"
 
 
 def test_a_diffusion_style_lora_joins_the_subject(trained, tiny):

@@ -25,6 +25,7 @@ from generation.training.artifacts import (
 )
 from generation.training.cpu_style import custom_look
 from generation.training.cpu_subject import load_references, subject_likeness
+from generation.training.prompt import plan_prompt
 
 from .lora import load_adapter, train_lora
 from .runtime import load_pipeline, pick_device, pipeline_lock, shared_pipeline
@@ -38,6 +39,7 @@ STYLE_PROMPTS = {
     "anime": "an anime illustration, cel shading, clean line art",
     "editorial": "a cinematic editorial portrait photo, dramatic light, film grain",
 }
+AUTO = ("", "auto")  # the prompt picks the style
 NEGATIVE = "blurry, deformed, disfigured, extra limbs, watermark, text"
 STYLE_WEIGHT = 0.8  # a custom style's LoRA beside a subject's
 
@@ -118,15 +120,25 @@ def train_style_lora(
     return _trained(look, examples, prompt, STYLE_LORA, meta, settings, progress)
 
 
+def portrait_style(request: InferenceRequest) -> str | None:
+    """The portrait style a request draws in: its own, or for "auto" (and "") the one its
+    prompt names, as on the CPU engine; None for neither (a plain portrait, or a custom style).
+    """
+    if request.style in AUTO:
+        return plan_prompt(request.prompt).style
+    return request.style if request.style in STYLE_PROMPTS else None
+
+
 def _prompt(
     artifacts: ModelArtifacts, request: InferenceRequest, custom_style: ModelArtifacts | None
 ) -> str:
     subject = f"{artifacts.meta['token']} {artifacts.meta['class_noun']}"
+    style = portrait_style(request)
     if custom_style is not None and STYLE_LORA in custom_style.files:
         lead = f"a portrait of {subject} in {custom_style.meta['style_token']} style"
-    elif request.style in STYLE_PROMPTS:
-        lead = f"{STYLE_PROMPTS[request.style]} of {subject}"
-    elif custom_style is not None or request.style in ("", "auto"):
+    elif style is not None:
+        lead = f"{STYLE_PROMPTS[style]} of {subject}"
+    elif custom_style is not None or request.style in AUTO:
         lead = f"a portrait photo of {subject}"
     else:
         raise TrainingError("unknown_style", f"{request.style!r} is not a style this model can use")
@@ -158,7 +170,8 @@ def infer_subject_lora(
     negative = ", ".join(filter(None, (NEGATIVE, request.negative_prompt)))
     resolution = int(artifacts.meta.get("resolution", settings.resolution))
     people = artifacts.meta.get("subject_type") in ("man", "woman", "couple")
-    anchor = references[0].portrait.image if people and request.style in STYLE_PROMPTS else None
+    styled = custom_style is None and portrait_style(request) is not None
+    anchor = references[0].portrait.image if people and styled else None
     seed = request.seed if request.seed is not None else int.from_bytes(os.urandom(4), "big")
     text, image_to_image = shared_pipeline(model_dir, device)
     ignored = beyond_token_limit(text.tokenizer, prompt)
