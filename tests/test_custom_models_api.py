@@ -540,12 +540,14 @@ def test_the_diffusion_engine_trains_and_draws_through_the_api(acme, tiny_diffus
     trained, _ = wait_until_finished(api, f"{MODELS}/{model_id}", timeout=300)
     assert trained["status"] == "DONE" and trained["engine"] == "diffusion", trained
     request = {"prompt": "portrait", "style": "editorial", "count": 1, "seed": 5}
-    inference = post_json(api, f"{MODELS}/{model_id}/inferences", {"requests": [request]})
+    no_style = {"prompt": "smiling", "count": 1, "seed": 6}  # style auto: the prompt decides
+    requests = {"requests": [request, no_style]}
+    inference = post_json(api, f"{MODELS}/{model_id}/inferences", requests)
     url = f"{MODELS}/{model_id}/inferences/{inference.json()['inference_id']}"
     result, _ = wait_until_finished(api, url, timeout=300)
     assert result["status"] == "DONE", result
-    assert [avatar["engine"] for avatar in result["avatars"]] == ["diffusion"]
-    assert balance(account) == 100 - TRAINING_PRICE - 1
+    assert [avatar["engine"] for avatar in result["avatars"]] == ["diffusion", "diffusion"]
+    assert balance(account) == 100 - TRAINING_PRICE - 2
 
 
 # ---- leases, attempts, exactly-once, progress events
