@@ -5,10 +5,11 @@
 Prints: CPU engine training time for 10 photos of one person (target under 60 s) with its
 parts, inference time per image (target under 1 s) per style, custom-style training on 50
 examples, and LoRA training steps per second and inference time on a tiny random Stable
-Diffusion model (64 px). With CUDA present it also times a real-size SD 1.5 UNet (random
-weights): seconds per 512 px image at 25 steps and per LoRA training step. ``--sheet``
-writes a contact sheet of CPU engine results, to look at. Wall-clock figures: run it on an
-otherwise idle machine (the load average is printed).
+Diffusion model (64 px), and an illustrated custom style's look per apply and in whole
+portraits (``--looks-only`` for just those). With CUDA present it also times a real-size
+SD 1.5 UNet (random weights): seconds per 512 px image at 25 steps and per LoRA training
+step. ``--sheet`` writes a contact sheet of CPU engine results, to look at. Wall-clock
+figures: run it on an otherwise idle machine (the load average is printed).
 """
 
 from __future__ import annotations
@@ -116,6 +117,52 @@ def cpu_figures(images: int, sheet: Path | None) -> None:
     if sheet:
         write_sheet(tiles, sheet)
         print(f"contact sheet: {sheet}")
+
+
+def look_figures(runs: int) -> None:
+    """An illustrated custom style (its look has a neural stylisation): per apply at 800 px,
+    and whole portraits with it, once as usual and once with every retry forced."""
+    from generation.portrait.pipeline import AvatarRequest, PortraitPipeline
+    from generation.training import custom_look
+    from generation.training.scene import anime
+
+    names = ("obama.jpg", "biden2.jpg", "astronaut.png", "coffee.png", "chelsea.png")
+    examples = []
+    for i in range(50):
+        image = Image.open(PHOTOS / names[i % len(names)]).convert("RGB").resize((192, 192))
+        examples.append(jpeg(Image.fromarray(anime(np.asarray(image), 1.0))))
+    look = custom_look(train_style(examples))
+    photo = np.asarray(Image.open(PHOTOS / "obama.jpg").convert("RGB").resize((800, 800)))
+    look.apply(photo)  # load the networks once, as a running worker has
+    applies = [timed(lambda: look.apply(photo))[1] for _ in range(runs)]
+    print(
+        f"custom look (neural strength {look.neural_strength}), one apply at 800 px: "
+        f"p50 {statistics.median(applies):.3f} s, max {max(applies):.3f} s"
+    )
+    if hasattr(look, "for_request"):
+        shared = look.for_request()
+        shared.apply(photo)
+        retries = [timed(lambda: shared.apply(photo))[1] for _ in range(runs)]
+        print(f"  a retry's apply (stylisation reused): p50 {statistics.median(retries):.3f} s")
+    pipeline = PortraitPipeline()
+    data = (PHOTOS / "obama.jpg").read_bytes()
+    plain = AvatarRequest(style=look.base_style, palette=look.palette, seed=1)
+    pipeline.generate(data, plain)
+    for label, request in (
+        ("portrait without the look", plain),
+        ("portrait with the look", AvatarRequest(**{**plain.__dict__, "look": look})),
+        (
+            "portrait with the look, 3 tries forced",
+            AvatarRequest(**{**plain.__dict__, "look": look, "likeness_threshold": 0.999}),
+        ),
+    ):
+        results = [pipeline.generate(data, request) for _ in range(runs)]
+        total = statistics.median(r.latency_ms for r in results) / 1000
+        spent = statistics.median(r.stage_ms.get("look", 0.0) for r in results) / 1000
+        print(
+            f"{label}: p50 {total:.3f} s ({results[0].attempts} tries, "
+            f"{results[0].size} px; the look stage {spent:.3f} s of it)"
+        )
 
 
 def write_sheet(tiles: list[tuple[str, bytes]], path: Path, side: int = 300) -> None:
@@ -227,8 +274,12 @@ def main() -> None:
     parser.add_argument("--diffusion-steps", type=int, default=20)
     parser.add_argument("--sheet", type=Path, help="write a contact sheet of CPU results here")
     parser.add_argument("--skip-diffusion", action="store_true")
+    parser.add_argument("--looks-only", action="store_true", help="only the custom look figures")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    look_figures(args.images)
+    if args.looks_only:
+        return
     cpu_figures(args.images, args.sheet)
     if not args.skip_diffusion:
         diffusion_figures(args.diffusion_steps)
