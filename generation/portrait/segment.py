@@ -10,7 +10,13 @@ from functools import cache
 import cv2
 import numpy as np
 
-from generation.imaging.filters import guided_filter, luminance, polygon_mask, to_float
+from generation.imaging.filters import (
+    guided_filter,
+    luminance,
+    pixel_norm,
+    polygon_mask,
+    to_float,
+)
 from generation.imaging.state import Box, Portrait
 
 _lock = threading.Lock()
@@ -146,10 +152,10 @@ def _colour_limit(image: np.ndarray, person: np.ndarray, background: np.ndarray)
 
     back, seen = spread(background, small / 50)
     fore, _ = spread(person, small / 100)
-    to_back = np.linalg.norm(pixels - back, axis=2)
-    to_fore = np.linalg.norm(pixels - fore, axis=2)
+    to_back = pixel_norm(pixels - back)
+    to_fore = pixel_norm(pixels - fore)
     lean = (to_back - to_fore) / np.maximum(to_back + to_fore, 1e-4)  # -1 background, +1 person
     by_colour = np.clip(0.5 + 1.5 * lean, 0.0, 1.0)
-    apart = np.clip((np.linalg.norm(fore - back, axis=2) - 0.1) / 0.15, 0.0, 1.0)
+    apart = np.clip((pixel_norm(fore - back) - 0.1) / 0.15, 0.0, 1.0)
     trust = apart * (seen > 0.01)
     return 1.0 + (by_colour - 1.0) * trust
