@@ -46,11 +46,6 @@ class Look(Protocol):
         """Return the graded RGB uint8 image; ``matte`` (1 = person) may limit where."""
         ...
 
-    def for_request(self) -> Look:
-        """The look for one request's tries (they differ only in the classic style's
-        intensity), which may share work between them: it is applied once per try."""
-        ...
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -193,11 +188,12 @@ class PortraitPipeline:
             "request_id": request.request_id,
         }
 
-        look = request.look.for_request() if request.look is not None else None
         tries: list[Attempt] = []
         for factor in RETRY_INTENSITY:
             intensity = request.style_intensity * factor
-            avatar = self._render(self.engine, style, portrait, intensity, backdrop, timer, look)
+            avatar = self._render(
+                self.engine, style, portrait, intensity, backdrop, timer, request.look
+            )
             with timer("checks"):
                 reference = pending_reference.result()
                 outcome = check_output(

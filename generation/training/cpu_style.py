@@ -71,46 +71,18 @@ class CustomLook:
         return apply_lut(grid.reshape(-1, 1, 3), self.lut).reshape(DENSE, DENSE, DENSE, 3)
 
     def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
-        """Grade one image on its own (nothing reused from another)."""
-        return self.for_request().apply(image, matte)
-
-    def for_request(self) -> LookPass:
-        """This look for the tries of one request, which share one neural stylisation."""
-        return LookPass(self)
-
-
-class LookPass:
-    """A look applied to the tries of one request: a portrait's retries, which differ only in
-    the classic style's intensity. The neural stylisation, the costly part (the transform
-    network runs at a fixed 384 px), is worked out on the first try and reused for the rest,
-    so it runs once per request however many tries the checks ask for.
-    """
-
-    def __init__(self, look: CustomLook) -> None:
-        self.look = look
-        self._stylised: tuple[tuple[int, ...], np.ndarray] | None = None  # (shape, 384 px)
-
-    def for_request(self) -> LookPass:
-        return LookPass(self.look)
-
-    def apply(self, image: np.ndarray, matte: np.ndarray | None = None) -> np.ndarray:
-        look = self.look
-        out = apply_curves(image, np.repeat(look.tone[:, None], 3, axis=1))
+        out = apply_curves(image, np.repeat(self.tone[:, None], 3, axis=1))
         cell = np.rint(out * ((DENSE - 1) / 255.0)).astype(np.intp)
-        out = look.dense_lut[cell[..., 0], cell[..., 1], cell[..., 2]]
-        if look.style_vector is not None and look.neural_strength > 0:
-            small = cv2.resize(out, (NEURAL_SIDE, NEURAL_SIDE), interpolation=cv2.INTER_AREA)
-            if self._stylised is None or self._stylised[0] != image.shape:
-                vector = mixed_style(small, look.style_vector, look.neural_strength)
-                self._stylised = (image.shape, stylise(small, vector))
-            out = neural_finish(out, small, self._stylised[1], look.neural_strength)
+        out = self.dense_lut[cell[..., 0], cell[..., 1], cell[..., 2]]
+        if self.style_vector is not None and self.neural_strength > 0:
+            out = neural_transfer(out, self.style_vector, self.neural_strength)
         person = np.ones(image.shape[:2], np.float32) if matte is None else matte
-        if look.texture < 0:
-            out = _flatten(out, -look.texture, person)
-        elif look.texture > 0:
-            out = _crisp(out, look.texture, person)
-        if look.edges > 0:
-            out = _ink(out, look.edges, person)
+        if self.texture < 0:
+            out = _flatten(out, -self.texture, person)
+        elif self.texture > 0:
+            out = _crisp(out, self.texture, person)
+        if self.edges > 0:
+            out = _ink(out, self.edges, person)
         return out
 
 
@@ -428,6 +400,17 @@ def stylise(small: np.ndarray, vector: np.ndarray) -> np.ndarray:
     with _lock:
         out = transform.run(None, inputs)[0][0]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def neural_transfer(image: np.ndarray, style: np.ndarray, strength: float) -> np.ndarray:
+    """Stylise with an embedding, mixed with the image's own (``strength`` 0..1).
+
+    The transform network only takes 384 x 384: the image is shrunk to that, stylised, and
+    the blend below is enlarged onto the full-size image.
+    """
+    small = cv2.resize(image, (NEURAL_SIDE, NEURAL_SIDE), interpolation=cv2.INTER_AREA)
+    stylised = stylise(small, mixed_style(small, style, strength))
+    return neural_finish(image, small, stylised, strength)
 
 
 def neural_finish(
