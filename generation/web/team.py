@@ -322,6 +322,19 @@ def review_copy(handle) -> bytes:
 
 @login_required
 @require_POST
+def approve_ready(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = roster.team_account(request.user, account_id)
+    count = roster.approve_ready(account)
+    messages.success(
+        request,
+        f"Approved {count} avatar{'s' if count != 1 else ''} in the team's look without "
+        "warnings; the others are left for you to look at.",
+    )
+    return redirect("team-review", account_id=account.pk)
+
+
+@login_required
+@require_POST
 def publish(request: HttpRequest, account_id: int) -> HttpResponse:
     account = roster.team_account(request.user, account_id)
     count = roster.publish(account)

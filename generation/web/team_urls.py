@@ -30,6 +30,7 @@ urlpatterns = [
         team.member_action,
         name="team-member-action",
     ),
+    path("<int:account_id>/approve-ready", team.approve_ready, name="team-approve-ready"),
     path("<int:account_id>/publish", team.publish, name="team-publish"),
     path("<int:account_id>/directory/", team.directory_page, name="team-directory"),
     path("<int:account_id>/directory/new-link", team.new_directory_link, name="team-new-link"),

@@ -175,6 +175,18 @@ def test_bad_uploads_are_reported_and_nothing_is_stored_or_charged(files, messag
     assert hr.get(f"/team/{account.pk}/upload/").status_code == 200  # still serving
 
 
+def test_approve_all_ready_leaves_other_looks_and_failures_for_a_person():
+    account, hr = team(credits=10)
+    upload(hr, account, {"jane.jpg": FACE, "john.jpg": OTHER_FACE, "mug.png": NO_FACE})
+    run_available_jobs("test-worker")
+    john = members(account)["John"]
+    hr.post(f"/team/{account.pk}/people/{john.pk}/retry", {"style": "anime"})
+    run_available_jobs("test-worker")
+    hr.post(f"/team/{account.pk}/approve-ready")
+    reviews = {name: member.review for name, member in members(account).items()}
+    assert reviews == {"Jane": "approved", "John": "pending", "Mug": "pending"}
+
+
 def test_two_photos_of_one_person_keep_the_first():
     account, hr = team(credits=5)
     people = b"file,name,email\na.jpg,Jane,jane@acme.test\nb.jpg,Jane,JANE@acme.test\n"
