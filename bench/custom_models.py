@@ -121,7 +121,8 @@ def cpu_figures(images: int, sheet: Path | None) -> None:
 
 def look_figures(runs: int) -> None:
     """An illustrated custom style (its look has a neural stylisation): per apply at 800 px,
-    and whole portraits with it, once as usual and once with every retry forced."""
+    and whole portraits with it, once as usual and once with every retry forced (the look
+    stage's figure adds up its tries)."""
     from generation.portrait.pipeline import AvatarRequest, PortraitPipeline
     from generation.training import custom_look
     from generation.training.scene import anime
@@ -139,11 +140,6 @@ def look_figures(runs: int) -> None:
         f"custom look (neural strength {look.neural_strength}), one apply at 800 px: "
         f"p50 {statistics.median(applies):.3f} s, max {max(applies):.3f} s"
     )
-    if hasattr(look, "for_request"):
-        shared = look.for_request()
-        shared.apply(photo)
-        retries = [timed(lambda: shared.apply(photo))[1] for _ in range(runs)]
-        print(f"  a retry's apply (stylisation reused): p50 {statistics.median(retries):.3f} s")
     pipeline = PortraitPipeline()
     data = (PHOTOS / "obama.jpg").read_bytes()
     plain = AvatarRequest(style=look.base_style, palette=look.palette, seed=1)
