@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
@@ -36,6 +37,9 @@ DEFAULT_INTENSITY = 0.8
 STAGES = ("load", "exposure", "face_detect", "safety", "face_exposure", "quality", "align",
           "embed_input", "segment", "background", "style", "composite", "enhance", "look",
           "checks", "save")  # fmt: skip
+# Backdrops are drawn on these threads while the photo is analysed (NumPy and
+# OpenCV release the GIL): a request's seed is all its backdrop needs.
+_BACKDROPS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="portrait-backdrop")
 
 
 class Look(Protocol):
@@ -161,6 +165,10 @@ class PortraitPipeline:
             else request.likeness_threshold
         )
 
+        working_size = max(size, MIN_WORKING_SIZE)
+        backdrop_job = _BACKDROPS.submit(
+            backdrop_for, style, palette, working_size, request.background, request.layout_seed
+        )
         photo = analyse_photo(
             data, self.limits, self.safety, platform, request.min_face_height, timer
         )
@@ -168,7 +176,7 @@ class PortraitPipeline:
             raise photo.refusal
         image, analysis = photo.image, photo.faces
         with timer("align"):
-            portrait = align_face(image, analysis, max(size, MIN_WORKING_SIZE))
+            portrait = align_face(image, analysis, working_size)
         with timer("embed_input"):
             # Computed in a helper process while this one segments and styles.
             faces, _ = find_faces(portrait.image)
@@ -177,9 +185,7 @@ class PortraitPipeline:
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
-            backdrop = backdrop_for(
-                style, palette, portrait.size, request.background, request.layout_seed
-            )
+            backdrop = backdrop_job.result()
         output_safety = self.safety if self.engine.synthesises_content else None
         metadata = {
             "style": style.name,
