@@ -65,6 +65,11 @@ def distributed(tmp_path):
     stack.stop()
 
 
+# The first row's photo, and the AI versions of those who have one, have loaded.
+FIRST_ROW_SHOWN = """() => Array.from(document.querySelectorAll(".review-item img")).slice(0, 5)
+    .every((img) => img.complete && img.naturalWidth > 0)"""
+
+
 def sign_in(page, url: str) -> None:
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url + "/team/")
@@ -109,6 +114,7 @@ def run_the_team(page, url: str, screenshot, name: str, tmp_path) -> None:
     page.click("[data-testid=go-review]")
     page.wait_for_selector("[data-testid=review-item]")
     assert page.locator("[data-testid=review-item]").count() == 4
+    page.wait_for_function(FIRST_ROW_SHOWN)
     screenshot(page, f"{name}-5-review")
 
     john = page.locator("[data-testid=review-item][data-name='John Roe']")
