@@ -73,27 +73,33 @@ def analyse_photo(
     platform: Platform,
     min_face_height: float | None = None,
     timer: StageTimer | None = None,
+    parallel: bool = False,
 ) -> PhotoAnalysis:
     """Analyse photo bytes as generate would, without styling anything.
 
     Raises PortraitError only for bytes that are not a usable image (load's
     codes); a photo that loads but would be refused comes back with
     ``refusal`` set. ``min_face_height`` (an account's setting) can raise the
-    platform's face-size floor, never lower it.
+    platform's face-size floor, never lower it. ``parallel`` runs the content
+    check on a side thread beside face detection (generate does; the photo
+    check, already on a bounded pool of its own, runs it in line).
     """
     timer = timer or StageTimer()
     with timer("load"):
         photo = load_photo(data, limits)
     with timer("exposure"):
         corrected, exposure_warnings = correct_frame(photo)
-    as_it_stands = _CHECKS.submit(safety.check, corrected)
+    as_it_stands = _CHECKS.submit(safety.check, corrected) if parallel else None
     with timer("face_detect"):
         image, faces, turns = detect_upright(corrected)
     rotation = (4 - turns) % 4 * 90
     # The content check sees the photo upright, as its model was trained:
     # turned on its side or upside down, ordinary portraits can score unsafe.
     with timer("safety"):
-        verdict = as_it_stands.result() if image is corrected else safety.check(image)
+        if as_it_stands is not None and image is corrected:
+            verdict = as_it_stands.result()
+        else:
+            verdict = safety.check(image)
     if not verdict.safe:
         refusal = PortraitError("unsafe_content", "the photo was refused by the content check")
         return PhotoAnalysis(image, faces, rotation, None, (), refusal)

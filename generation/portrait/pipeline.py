@@ -170,7 +170,7 @@ class PortraitPipeline:
             backdrop_for, style, palette, working_size, request.background, request.layout_seed
         )
         photo = analyse_photo(
-            data, self.limits, self.safety, platform, request.min_face_height, timer
+            data, self.limits, self.safety, platform, request.min_face_height, timer, parallel=True
         )
         if photo.refusal is not None:
             raise photo.refusal
