@@ -120,20 +120,22 @@ def train_style_lora(
     return _trained(look, examples, prompt, STYLE_LORA, meta, settings, progress)
 
 
-def portrait_style(request: InferenceRequest) -> str | None:
-    """The portrait style a request draws in: its own, or for "auto" (and "") the one its
-    prompt names, as on the CPU engine; None for neither (a plain portrait, or a custom style).
+def portrait_style(request: InferenceRequest, custom_style: ModelArtifacts | None) -> str | None:
+    """The portrait style a request draws in: its own, or in "auto" (and "") without a custom
+    style the one its prompt names, as on the CPU engine; None for a plain portrait.
     """
-    if request.style in AUTO:
+    if request.style in STYLE_PROMPTS:
+        return request.style
+    if custom_style is None and request.style in AUTO:
         return plan_prompt(request.prompt).style
-    return request.style if request.style in STYLE_PROMPTS else None
+    return None
 
 
 def _prompt(
     artifacts: ModelArtifacts, request: InferenceRequest, custom_style: ModelArtifacts | None
 ) -> str:
     subject = f"{artifacts.meta['token']} {artifacts.meta['class_noun']}"
-    style = portrait_style(request)
+    style = portrait_style(request, custom_style)
     if custom_style is not None and STYLE_LORA in custom_style.files:
         lead = f"a portrait of {subject} in {custom_style.meta['style_token']} style"
     elif style is not None:
@@ -170,7 +172,7 @@ def infer_subject_lora(
     negative = ", ".join(filter(None, (NEGATIVE, request.negative_prompt)))
     resolution = int(artifacts.meta.get("resolution", settings.resolution))
     people = artifacts.meta.get("subject_type") in ("man", "woman", "couple")
-    styled = custom_style is None and portrait_style(request) is not None
+    styled = portrait_style(request, custom_style) is not None
     anchor = references[0].portrait.image if people and styled else None
     seed = request.seed if request.seed is not None else int.from_bytes(os.urandom(4), "big")
     text, image_to_image = shared_pipeline(model_dir, device)
