@@ -12,6 +12,7 @@ the same numbers either way.
 from __future__ import annotations
 
 import multiprocessing
+import resource
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,15 @@ _pool: ProcessPoolExecutor | None = None
 def start_helper() -> None:
     """Start the helper process (it loads dlib's models) if it is not running."""
     _helper()
+
+
+def helper_usage() -> resource.struct_rusage | None:
+    """The helper process's own resource usage (CPU time, peak RSS), None with none
+    running: what a benchmark adds to its own process's figures."""
+    pool = _pool
+    if pool is None:
+        return None
+    return pool.submit(resource.getrusage, resource.RUSAGE_SELF).result()
 
 
 def _helper() -> ProcessPoolExecutor | None:
