@@ -10,6 +10,7 @@ warp, the eyes and how much of the illustration covers the photo.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 
@@ -48,6 +49,9 @@ OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 31
 JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
        361, 323, 454)  # fmt: skip
 FOREHEAD, CHIN, MOUTH_TOP = 10, 152, 13
+# The flat palette paint is worked out on these threads while the skin and hair
+# are painted (OpenCV and NumPy release the GIL).
+_PALETTE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="anime-palette")
 
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
@@ -57,11 +61,13 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     smooth = _smooth_half(portrait.image)
     half = smooth.shape[:2]
     person = _half(portrait.matte, half)
-    paint = flat_colour(smooth, person)
+    flat = _PALETTE.submit(flat_colour, smooth, person)
     skin = skin_region(portrait, masks, smooth)
     hair = hair_region(portrait, smooth, skin, person)
-    paint = blend(paint, paint_hair(portrait, smooth, hair), hair)
-    paint = blend(paint, cel_shade(portrait, smooth, skin), skin)
+    hair_paint = paint_hair(portrait, smooth, hair)
+    skin_paint = cel_shade(portrait, smooth, skin)
+    paint = blend(flat.result(), hair_paint, hair)
+    paint = blend(paint, skin_paint, skin)
     paint = blend(paint, to_float(smooth), _half(masks.features, half) * 0.6)
     paint = blend(paint, INK, line_art(smooth, person, skin + hair))
     size = portrait.size
