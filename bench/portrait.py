@@ -46,11 +46,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def helper_cpu_seconds() -> float:
-    usage = helper_usage()
-    return usage.ru_utime + usage.ru_stime if usage else 0.0
-
-
 def background_ms(style: str, size: int) -> float:
     """What drawing the style's background costs."""
     recipe = STYLES[style]
@@ -84,11 +79,11 @@ def main() -> None:
                 request = AvatarRequest(
                     style=style, platform=platform, size=args.size, request_id=f"{name}-{i}"
                 )
-                helper_before = helper_cpu_seconds()
+                helper_before = helper_usage()[0]
                 before = time.process_time()
                 result = pipeline.generate(data, request)
                 cpu.append((time.process_time() - before) * 1000.0)
-                helper_cpu.append((helper_cpu_seconds() - helper_before) * 1000.0)
+                helper_cpu.append((helper_usage()[0] - helper_before) * 1000.0)
                 totals.append(result.latency_ms)
                 for stage, ms in result.stage_ms.items():
                     stages[stage].append(ms)
@@ -115,8 +110,7 @@ def main() -> None:
         print()
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    helper = helper_usage()
-    helper_mb = helper.ru_maxrss / 1024 if helper else 0.0
+    helper_mb = helper_usage()[1]
     print(f"peak RSS: {peak_mb:.0f} MB, and the descriptor helper process's {helper_mb:.0f} MB")
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
 

@@ -32,13 +32,19 @@ def start_helper() -> None:
     _helper()
 
 
-def helper_usage() -> resource.struct_rusage | None:
-    """The helper process's own resource usage (CPU time, peak RSS), None with none
-    running: what a benchmark adds to its own process's figures."""
+def helper_usage() -> tuple[float, float]:
+    """The helper process's CPU seconds so far and peak RSS in MB ((0, 0) with none
+    running): what a benchmark adds to its own process's figures."""
     pool = _pool
     if pool is None:
-        return None
-    return pool.submit(resource.getrusage, resource.RUSAGE_SELF).result()
+        return 0.0, 0.0
+    return pool.submit(_usage).result()
+
+
+def _usage() -> tuple[float, float]:
+    # Plain floats: an unpickled struct_rusage upsets CPython 3.11 at exit.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _helper() -> ProcessPoolExecutor | None:

@@ -19,7 +19,7 @@ def test_the_helper_gives_the_in_process_descriptor():
     image = photo_array("obama2.jpg")
     face = detect_faces(image).dominant
     pending = reference.PendingDescriptor(image, face)
-    assert reference.helper_usage() is not None  # it ran in a helper, not here
+    assert reference.helper_usage()[1] > 0  # a helper runs
     np.testing.assert_array_equal(pending.result(), embedding(image, face))
 
 
