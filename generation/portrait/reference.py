@@ -2,11 +2,12 @@
 
 dlib's descriptor costs about 60 ms and holds the GIL, so a thread cannot
 overlap it with anything. One persistent helper process (per server process,
-started with the first pipeline) computes the input face's descriptor while
-the pipeline segments, draws the background and styles; the checks collect
-it. Where the helper cannot be used (it failed to start or died, or this
-process may not have children), the descriptor is computed here, as before:
-the same numbers either way.
+started by its first avatar request) computes the input face's descriptor
+while the pipeline segments, draws the background and styles; the checks
+collect it. Where the helper cannot be used, the descriptor is computed here,
+as before, with the same numbers: a helper that dies is replaced on the next
+request; where none can start (a process that may not have children), this
+process stops trying.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .likeness import _models, embedding
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_cannot_start = False  # set once a helper failed to start: this process computes in line
 
 
 def start_helper() -> None:
@@ -48,9 +50,9 @@ def _usage() -> tuple[float, float]:
 
 
 def _helper() -> ProcessPoolExecutor | None:
-    global _pool
+    global _pool, _cannot_start
     with _lock:
-        if _pool is None:
+        if _pool is None and not _cannot_start:
             try:
                 _pool = ProcessPoolExecutor(
                     max_workers=1,
@@ -59,7 +61,7 @@ def _helper() -> ProcessPoolExecutor | None:
                 )
                 _pool.submit(int).result()  # fails here, not mid-request, if it cannot start
             except Exception:  # noqa: BLE001 - any failure: compute in-process instead
-                _pool = None
+                _pool, _cannot_start = None, True
         return _pool
 
 

@@ -37,3 +37,18 @@ def test_a_dead_helper_is_replaced_and_the_descriptor_computed_here_meanwhile():
     again = reference.PendingDescriptor(image, face)
     np.testing.assert_array_equal(again.result(), expected)
     assert reference._pool is not None and reference._pool is not pool
+
+
+def test_where_no_helper_can_start_the_descriptor_is_computed_in_line(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("no children here")
+
+    monkeypatch.setattr(reference, "_pool", None)
+    monkeypatch.setattr(reference, "_cannot_start", False)
+    monkeypatch.setattr(reference, "ProcessPoolExecutor", refuse)
+    image = photo_array("obama2.jpg")
+    face = detect_faces(image).dominant
+    np.testing.assert_array_equal(
+        reference.PendingDescriptor(image, face).result(), embedding(image, face)
+    )
+    assert reference._cannot_start and reference.helper_usage() == (0.0, 0.0)
