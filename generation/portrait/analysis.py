@@ -9,10 +9,11 @@ photo check endpoint and the signup page answer with it, at no cost.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from generation.imaging.beside import beside
 
 from .errors import PortraitError
 from .exposure import correct_frame, lift_face
@@ -22,10 +23,6 @@ from .presets import Platform
 from .quality import input_quality_score
 from .safety import SafetyClassifier
 from .timing import StageTimer
-
-# The content check runs here beside face detection (both models release the
-# GIL), on the photo as it stands: most photos are already upright.
-_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photo-safety")
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,8 @@ def analyse_photo(
         photo = load_photo(data, limits)
     with timer("exposure"):
         corrected, exposure_warnings = correct_frame(photo)
-    as_it_stands = _CHECKS.submit(safety.check, corrected) if parallel else None
+    # Beside face detection, on the photo as it stands: most photos are upright.
+    as_it_stands = beside(safety.check, corrected) if parallel else None
     with timer("face_detect"):
         image, faces, turns = detect_upright(corrected)
     rotation = (4 - turns) % 4 * 90

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from generation.engines import StyleEngine, get_engine
+from generation.imaging.beside import beside
 from generation.imaging.state import Box, Portrait
 
 from .align import align_face
@@ -37,9 +37,6 @@ DEFAULT_INTENSITY = 0.8
 STAGES = ("load", "exposure", "face_detect", "safety", "face_exposure", "quality", "align",
           "embed_input", "segment", "background", "style", "composite", "enhance", "look",
           "checks", "save")  # fmt: skip
-# Backdrops are drawn on these threads while the photo is analysed (NumPy and
-# OpenCV release the GIL): a request's seed is all its backdrop needs.
-_BACKDROPS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="portrait-backdrop")
 
 
 class Look(Protocol):
@@ -166,7 +163,8 @@ class PortraitPipeline:
         )
 
         working_size = max(size, MIN_WORKING_SIZE)
-        backdrop_job = _BACKDROPS.submit(
+        # A request's seed is all its backdrop needs: drawn while the photo is analysed.
+        backdrop_job = beside(
             backdrop_for, style, palette, working_size, request.background, request.layout_seed
         )
         photo = analyse_photo(

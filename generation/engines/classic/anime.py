@@ -10,13 +10,13 @@ warp, the eyes and how much of the illustration covers the photo.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
 
 import cv2
 import numpy as np
 
+from generation.imaging.beside import beside
 from generation.imaging.filters import blend, luminance, to_float, to_uint8
 from generation.imaging.masks import FaceMasks, irises
 from generation.imaging.state import Portrait
@@ -49,9 +49,6 @@ OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 31
 JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
        361, 323, 454)  # fmt: skip
 FOREHEAD, CHIN, MOUTH_TOP = 10, 152, 13
-# The flat palette paint is worked out on these threads while the skin and hair
-# are painted (OpenCV and NumPy release the GIL).
-_PALETTE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="anime-palette")
 
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
@@ -61,7 +58,7 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     smooth = _smooth_half(portrait.image)
     half = smooth.shape[:2]
     person = _half(portrait.matte, half)
-    flat = _PALETTE.submit(flat_colour, smooth, person)
+    flat = beside(flat_colour, smooth, person)  # the palette, while skin and hair are painted
     skin = skin_region(portrait, masks, smooth)
     hair = hair_region(portrait, smooth, skin, person)
     hair_paint = paint_hair(portrait, smooth, hair)
