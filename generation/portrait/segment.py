@@ -10,6 +10,7 @@ from functools import cache
 import cv2
 import numpy as np
 
+from generation.imaging.beside import beside
 from generation.imaging.filters import (
     guided_filter,
     luminance,
@@ -109,12 +110,13 @@ def refine(image: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     small = cv2.resize(image, (half, half), interpolation=cv2.INTER_AREA)
     mask = cv2.resize(coarse, (half, half), interpolation=cv2.INTER_LINEAR)
     radius = max(half // 60, 3)
-    guided = _guided(small, mask, radius)
-    guided = np.clip((guided - 0.5) * 1.6 + 0.5, 0.0, 1.0)
     band = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     sure = cv2.erode((mask > 0.5).astype(np.uint8), band) > 0
     never = cv2.dilate((mask > 0.5).astype(np.uint8), band) == 0
-    guided = np.minimum(guided, _colour_limit(small, sure, never))
+    limit = beside(_colour_limit, small, sure, never)  # while the guided filter runs
+    guided = _guided(small, mask, radius)
+    guided = np.clip((guided - 0.5) * 1.6 + 0.5, 0.0, 1.0)
+    guided = np.minimum(guided, limit.result())
     matte = np.where(sure, 1.0, np.where(never, 0.0, guided)).astype(np.float32)
     matte = cv2.GaussianBlur(matte, (0, 0), 1.0)
     return cv2.resize(matte, (size, size), interpolation=cv2.INTER_LINEAR)
