@@ -29,6 +29,7 @@ def _vignette(size: int, strength: float) -> np.ndarray:
     axis = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
     radius = np.sqrt(axis[None, :] ** 2 + axis[:, None] ** 2) / 0.7071
     vignette = 1.0 - strength * np.clip(radius, 0, 1) ** 2.2
+    vignette = np.dstack([vignette] * 3)  # per channel, as cv2.multiply takes it
     vignette.setflags(write=False)
     return vignette
 
@@ -79,7 +80,6 @@ def enhance_anime(portrait: Portrait) -> Portrait:
 def enhance_editorial(portrait: Portrait) -> Portrait:
     """Sharpen the subject, vignette the frame, add a fine film grain."""
     image = _on_person(portrait, _unsharp(portrait.image, portrait.size / 400, 0.6))
-    vignette = _vignette(portrait.size, 0.45)
-    image = cv2.multiply(image, np.dstack([vignette] * 3), dtype=cv2.CV_16S)
+    image = cv2.multiply(image, _vignette(portrait.size, 0.45), dtype=cv2.CV_16S)
     image = cv2.add(image, _grain(portrait.size), dtype=cv2.CV_16S)
     return replace(portrait, image=np.clip(image, 0, 255).astype(np.uint8))
