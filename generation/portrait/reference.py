@@ -13,8 +13,10 @@ process stops trying.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -26,7 +28,17 @@ from .likeness import _models, embedding
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_PARENT_CHECK_S = 1.0  # how often the helper looks whether its parent still runs
 _cannot_start = False  # set once a helper failed to start: this process computes in line
+
+
+def _forget_in_child() -> None:
+    """A forked child does not inherit the helper's threads: it starts its own."""
+    global _lock, _pool
+    _lock, _pool = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def start_helper() -> None:
@@ -57,12 +69,26 @@ def _helper() -> ProcessPoolExecutor | None:
                 _pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_models,
+                    initializer=_serve,
+                    initargs=(os.getpid(),),
                 )
                 _pool.submit(int).result()  # fails here, not mid-request, if it cannot start
             except Exception:  # noqa: BLE001 - any failure: compute in-process instead
                 _pool, _cannot_start = None, True
         return _pool
+
+
+def _serve(parent: int) -> None:
+    """The helper's start: load dlib's models, and leave when the parent process is
+    gone (killed, or ended without shutting its pool down), instead of lingering."""
+    _models()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _drop(pool: ProcessPoolExecutor) -> None:

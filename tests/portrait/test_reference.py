@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import numpy as np
 
@@ -52,3 +53,35 @@ def test_where_no_helper_can_start_the_descriptor_is_computed_in_line(monkeypatc
         reference.PendingDescriptor(image, face).result(), embedding(image, face)
     )
     assert reference._cannot_start and reference.helper_usage() == (0.0, 0.0)
+
+
+def test_a_forked_child_starts_its_own_helper_which_leaves_when_the_child_dies():
+    image = photo_array("obama2.jpg")
+    face = detect_faces(image).dominant
+    expected = embedding(image, face)
+    reference.start_helper()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's helper is not its own
+        same = reference._pool is None and np.array_equal(
+            reference.PendingDescriptor(image, face).result(), expected
+        )
+        helper = next(iter(reference._pool._processes)) if reference._pool else 0
+        os.write(write, f"{int(same)} {helper}".encode())
+        os._exit(0)  # gone without shutting its helper down, as if killed
+    os.close(write)
+    same, helper = os.read(read, 64).decode().split()
+    os.waitpid(pid, 0)
+    assert same == "1" and int(helper) > 0
+    deadline = time.monotonic() + 10
+    while _running(int(helper)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(int(helper))
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
