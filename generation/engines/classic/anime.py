@@ -61,9 +61,9 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     flat = beside(flat_colour, smooth, person)  # the palette, while skin and hair are painted
     skin = skin_region(portrait, masks, smooth)
     hair = hair_region(portrait, smooth, skin, person)
-    hair_paint = paint_hair(portrait, smooth, hair)
+    hair_paint = beside(paint_hair, portrait, smooth, hair)  # while the skin is shaded
     skin_paint = cel_shade(portrait, smooth, skin)
-    paint = blend(flat.result(), hair_paint, hair)
+    paint = blend(flat.result(), hair_paint.result(), hair)
     paint = blend(paint, skin_paint, skin)
     paint = blend(paint, to_float(smooth), _half(masks.features, half) * 0.6)
     paint = blend(paint, INK, line_art(smooth, person, skin + hair))
