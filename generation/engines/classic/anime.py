@@ -407,5 +407,8 @@ def ink_features(portrait: Portrait, face: np.ndarray, offset: np.ndarray) -> np
     # Brows are painted in their own colour, deepened: blond brows stay blond.
     brows = cv2.GaussianBlur(brows, (0, 0), 0.8)
     own = np.median(face[brows > 0.8], axis=0) if (brows > 0.8).any() else INK
-    face = blend(face, own * 0.7 + INK * 0.15, brows * 0.85)
+    # Only within the brows' box: elsewhere their weight is 0 and the face unchanged.
+    x, y, w, h = cv2.boundingRect((brows > 0).astype(np.uint8))
+    rows, cols = slice(y, y + h), slice(x, x + w)
+    face[rows, cols] = blend(face[rows, cols], own * 0.7 + INK * 0.15, brows[rows, cols] * 0.85)
     return blend(face, INK, np.clip(strokes, 0.0, 1.0))
