@@ -4,8 +4,8 @@ The side work is NumPy, OpenCV and model inference, which release the GIL,
 so on a machine with a free core it takes its time off the request's
 latency (a backdrop drawn while the photo is analysed, the content check
 beside face detection, the matte's colour limit beside its guided filter,
-anime's palette beside its skin and hair, and its hair beside the skin). Side work must never wait on
-other side work: the pool is shared and small.
+anime's palette beside its skin and hair, and its hair beside the skin).
+Side work must never wait on other side work: the pool is shared and small.
 """
 
 from __future__ import annotations
