@@ -108,13 +108,18 @@ def parse_options(version: StyleVersion, query: dict[str, str]) -> dict[str, Any
     a DiceBear style, the core options for an own style. Raises
     DiceBearOptionError (with its API code) for unknown names and bad values."""
     if renderer_of(version) == "dicebear":
-        return dicebear.compiled(version.definition, version.digest).parse_query(query)
+        return dicebear_style(version).parse_query(query)
     options = dicebear.parse_query(OWN_STYLE_FIELDS, query)
     try:
         CoreOptions.from_options(options)
     except CoreOptionError as exc:
         raise dicebear.DiceBearOptionError("invalid_option", str(exc)) from None
     return options
+
+
+def dicebear_style(version: StyleVersion) -> dicebear.DiceBearStyle:
+    """A DiceBear style version, built once from its definition as published."""
+    return dicebear.compiled(lambda: version.ordered_definition, version.digest)
 
 
 def renderer_of(version: StyleVersion) -> str:
@@ -146,7 +151,7 @@ def dicebear_svg(request: AvatarRequest, options: dict[str, Any]) -> str:
     palette through the style's colour options; `options` are the caller's
     DiceBear options and win."""
     version = request.style_version
-    style = dicebear.compiled(version.definition, version.digest)
+    style = dicebear_style(version)
     if request.raw_seed is not None:
         seed = request.raw_seed
     else:

@@ -24,6 +24,9 @@ class ImmutableVersion(models.Model):
 
     number = models.PositiveIntegerField()
     definition = models.JSONField()
+    # The definition as published, keys in their order: PostgreSQL's jsonb
+    # reorders them, and DiceBear draws by that order.
+    definition_text = models.TextField(blank=True, default="", editable=False)
     digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -35,7 +38,13 @@ class ImmutableVersion(models.Model):
         if self.pk is not None:
             raise ValidationError("Published versions are immutable; publish a new version.")
         self.digest = definition_digest(self.definition)
+        self.definition_text = json.dumps(self.definition, ensure_ascii=False)
         super().save(*args, **kwargs)
+
+    @property
+    def ordered_definition(self) -> dict[str, Any]:
+        """The definition with its keys in the order it was published in."""
+        return json.loads(self.definition_text) if self.definition_text else self.definition
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValidationError("Published versions are kept so pinned avatars never change.")

@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -233,12 +234,16 @@ def _legacy_flip(value: str) -> str:
 _COMPILED: dict[str, DiceBearStyle] = {}
 
 
-def compiled(definition: dict[str, Any], digest: str) -> DiceBearStyle:
+def compiled(
+    definition: dict[str, Any] | Callable[[], dict[str, Any]], digest: str
+) -> DiceBearStyle:
     """One DiceBearStyle per definition digest (versions never change). The
-    definition is used as given: DiceBear draws by the order of its keys."""
+    definition (or a function giving it, called only the first time) is used
+    as given: DiceBear draws by the order of its keys."""
     style = _COMPILED.get(digest)
     if style is None:
-        style = _COMPILED[digest] = DiceBearStyle(definition, published=True)
+        loaded = definition() if callable(definition) else definition
+        style = _COMPILED[digest] = DiceBearStyle(loaded, published=True)
     return style
 
 
