@@ -127,6 +127,28 @@ def renderer_of(version: StyleVersion) -> str:
     return "dicebear" if dicebear.is_dicebear_definition(version.definition) else "own"
 
 
+@dataclass(frozen=True)
+class VersionFacts:
+    renderer: str
+    license: dicebear.License | None
+
+
+_version_facts: dict[str, VersionFacts] = {}
+# Listings take versions without their definitions (the DiceBear ones are up to
+# 450 kB each) and read these facts from a definition once per digest.
+LISTED_WITHOUT = ("current_version__definition", "current_version__definition_text")
+
+
+def version_facts(version: StyleVersion) -> VersionFacts:
+    """A version's renderer and licence, read once per digest (versions never
+    change); a deferred definition is loaded only then."""
+    facts = _version_facts.get(version.digest)
+    if facts is None:
+        facts = VersionFacts(renderer_of(version), dicebear.license_of(version.definition))
+        _version_facts[version.digest] = facts
+    return facts
+
+
 def render_svg_text(request: AvatarRequest) -> str:
     """The SVG of a request, by `dicebear-core` for DiceBear definitions and by
     the own renderer otherwise."""

@@ -8,16 +8,17 @@ from ninja import Router, Schema
 
 from generation.avatars import (
     CONTENT_TYPES,
+    LISTED_WITHOUT,
     AvatarRequest,
     cached_avatar,
     parse_options,
     pinned_request,
-    renderer_of,
     seed_for,
     stored_avatar,
+    version_facts,
 )
 from generation.errors import ApiError
-from generation.identity.dicebear import DiceBearOptionError, license_of
+from generation.identity.dicebear import DiceBearOptionError
 from generation.identity.palettes import normalise_hex
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.render import TRANSPARENT
@@ -84,7 +85,7 @@ class ErrorOut(Schema):
 
 
 def _licence(version: StyleVersion) -> dict[str, str] | None:
-    found = license_of(version.definition)
+    found = version_facts(version).license
     return found.as_dict() if found else None
 
 
@@ -98,7 +99,7 @@ def list_styles(request: HttpRequest) -> list[dict]:
             "slug": style.slug,
             "name": style.name,
             "category": style.category,
-            "renderer": renderer_of(style.current_version),
+            "renderer": version_facts(style.current_version).renderer,
             "license": _licence(style.current_version),
             "version": style.current_version.number,
             "versions": sorted(style.versions.values_list("number", flat=True)),
@@ -107,7 +108,7 @@ def list_styles(request: HttpRequest) -> list[dict]:
             "backgrounds": ["default", TRANSPARENT, "#rrggbb"],
             "palettes": palettes,
         }
-        for style in styles.select_related("current_version")
+        for style in styles.select_related("current_version").defer(*LISTED_WITHOUT)
     ]
 
 

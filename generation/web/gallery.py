@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from generation.admin import SAMPLE_NAMES
-from generation.avatars import renderer_of
-from generation.identity.dicebear import License, license_of, requires_credit
+from generation.avatars import LISTED_WITHOUT, version_facts
+from generation.identity.dicebear import License, requires_credit
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
 from generation.models import Palette, Style
 
@@ -34,9 +34,10 @@ def grouped(styles: list[Style]) -> list[Group]:
     for source, title in SOURCES:
         by_category: dict[str, list[GalleryStyle]] = {}
         for style in styles:
-            if renderer_of(style.current_version) != source:
+            facts = version_facts(style.current_version)
+            if facts.renderer != source:
                 continue
-            licence = license_of(style.current_version.definition)
+            licence = facts.license
             entry = GalleryStyle(style, licence, requires_credit(licence))
             by_category.setdefault(style.category, []).append(entry)
         order = sorted(
@@ -62,7 +63,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     seeds = [name] if name else list(SAMPLE_NAMES[:8])
     styles = Style.objects.filter(is_active=True).exclude(current_version=None)
     context = {
-        "groups": grouped(list(styles.select_related("current_version"))),
+        "groups": grouped(list(styles.select_related("current_version").defer(*LISTED_WITHOUT))),
         "seeds": seeds,
         "name": name,
         "palette": palette,
