@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from generation.errors import ApiError
 from generation.identity import catalog, dicebear
 from generation.identity.core_options import OWN_STYLE_FIELDS, CoreOptionError, CoreOptions
 from generation.identity.palettes import PaletteSpec, draw_palette, parse_palette
@@ -105,15 +106,17 @@ def seed_for(identifier: str) -> bytes:
 
 def parse_options(version: StyleVersion, query: dict[str, str]) -> dict[str, Any]:
     """DiceBear-style query options for a style version: its own descriptor for
-    a DiceBear style, the core options for an own style. Raises
-    DiceBearOptionError (with its API code) for unknown names and bad values."""
-    if renderer_of(version) == "dicebear":
-        return dicebear_style(version).parse_query(query)
-    options = dicebear.parse_query(OWN_STYLE_FIELDS, query)
+    a DiceBear style, the core options for an own style. Unknown names and bad
+    values are an ApiError 400 with DiceBearOptionError's code."""
     try:
+        if renderer_of(version) == "dicebear":
+            return dicebear_style(version).parse_query(query)
+        options = dicebear.parse_query(OWN_STYLE_FIELDS, query)
         CoreOptions.from_options(options)
+    except dicebear.DiceBearOptionError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
     except CoreOptionError as exc:
-        raise dicebear.DiceBearOptionError("invalid_option", str(exc)) from None
+        raise ApiError(400, "invalid_option", str(exc)) from None
     return options
 
 

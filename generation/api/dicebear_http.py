@@ -72,13 +72,6 @@ def _keyed(raw: str | None) -> bool:
     raise ApiError(400, "invalid_option", "keyed takes true or false.")
 
 
-def _options(version: StyleVersion, query: dict[str, str]) -> dict[str, Any]:
-    try:
-        return parse_options(version, query)
-    except dicebear.DiceBearOptionError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
-
-
 def _size(options: dict[str, Any], fmt: str) -> int:
     size = options.get("size")
     if fmt in ("svg", "json"):
@@ -108,7 +101,7 @@ def _avatar(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     version = _version(style, extensions.get("version"))
     palette_version, palette_pinned = parse_palette_param(extensions.get("palette"))
     keyed = _keyed(extensions.get("keyed"))
-    options = _options(version, query)
+    options = parse_options(version, query)
     seed = str(options.pop("seed", ""))
     if len(seed) > MAX_IDENTIFIER_LENGTH:
         raise ApiError(

@@ -18,7 +18,6 @@ from generation.avatars import (
     version_facts,
 )
 from generation.errors import ApiError
-from generation.identity.dicebear import DiceBearOptionError
 from generation.identity.palettes import normalise_hex
 from generation.identity.raster import MAX_SIZE, MIN_SIZE
 from generation.identity.render import TRANSPARENT
@@ -227,10 +226,7 @@ def avatar(
         raise ApiError(404, "unknown_version", f"{style_obj.slug} has no version {version}.")
     palette_version, palette_pinned = parse_palette_param(palette)
     extra = {k: request.GET[k] for k in request.GET if k not in AVATAR_QUERY}
-    try:
-        options = parse_options(style_version, extra) if extra else {}
-    except DiceBearOptionError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
+    options = parse_options(style_version, extra) if extra else {}
     if "seed" in options or "size" in options:
         raise ApiError(400, "invalid_option", "The seed is in the path and size is `size`.")
     request_ = AvatarRequest(
