@@ -20,15 +20,20 @@ TOP_MARGIN = 0.5
 # head) may lie past the photo's edge and be filled with generated background.
 HEADROOM_FREE = 0.3
 # How far the framing may give way to keep the square inside the photo: down
-# to 0.52 of the ideal side (1.2 face heights, a close-up), sliding up to 18%
-# of the side either way; the face itself always stays whole in the frame.
-_SHRINK = np.linspace(1.0, 0.52, 17)
+# to 0.42 of the ideal side (about a face height, an extreme close-up),
+# sliding up to 18% of the side either way (further down, where a close-up
+# needs the square to follow the face down to the chin).
+_SHRINK = np.linspace(1.0, 0.42, 21)
 _SHIFT = np.linspace(-0.18, 0.18, 13)
+_SHIFT_DOWN = np.linspace(-0.18, 0.54, 25)
 # What a framing costs: giving way costs a little, the body reaching past the
 # photo (a floating bust) costs much more, missing headroom a little.
 _BODY_MISSING_COST = 12.0
 _HEADROOM_MISSING_COST = 1.0
-_FACE_CUT_COST = 20.0  # per face height of the face (hair line to chin) outside the square
+# Per face height of the face outside the square: cheeks and chin stay whole;
+# the forehead may be cut, as close-ups are (when the photo leaves no room).
+_FACE_CUT_COST = 20.0
+_FOREHEAD_CUT_COST = 5.0
 _GRID = 12  # sample points per side when measuring how much of a square is in the photo
 # Where the square still reaches past the photo, the person fades into the
 # background over this fraction of the side (a soft studio fall-off, no cut).
@@ -55,11 +60,15 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     side = SIDE_PER_FACE * face_height
     top = points[FOREHEAD, 1] - TOP_MARGIN * face_height
     back = cv2.invertAffineTransform(level)
-    face = (
-        points[RIGHT_CHEEK, 0],
-        points[FOREHEAD, 1] - 0.12 * face_height,
-        points[LEFT_CHEEK, 0],
-        points[CHIN, 1] + 0.05 * face_height,
+    face = _within_photo(
+        (
+            points[RIGHT_CHEEK, 0],
+            points[FOREHEAD, 1] - 0.12 * face_height,
+            points[LEFT_CHEEK, 0],
+            points[CHIN, 1] + 0.05 * face_height,
+        ),
+        level,
+        image.shape,
     )
     left, top, side = _fit_framing(back, image.shape, centre_x - side / 2, top, side, face)
 
@@ -115,8 +124,10 @@ def _fit_framing(
 ) -> tuple[float, float, float]:
     """The framing that best trades giving way against showing where the photo ends,
     keeping ``face`` (left, top, right, bottom, levelled coordinates) in the square."""
+    if _missing(back, shape, left, top, side).max() == 0.0 and not _face_cut(face, left, top, side):
+        return left, top, side  # the ideal square is all photo: nothing to trade
     centre_x = left + side / 2
-    shrink, dx, dy = (a.ravel() for a in np.meshgrid(_SHRINK, _SHIFT, _SHIFT, indexing="ij"))
+    shrink, dx, dy = (a.ravel() for a in np.meshgrid(_SHRINK, _SHIFT, _SHIFT_DOWN, indexing="ij"))
     s = side * shrink
     x0 = centre_x - s / 2 + dx * s
     # Shrinking keeps the head whole: shrink about a point near the top, not the centre.
@@ -129,21 +140,41 @@ def _fit_framing(
         + np.abs(dy)
         + _BODY_MISSING_COST * rows[:, split:].mean(axis=1)
         + _HEADROOM_MISSING_COST * rows[:, :split].mean(axis=1)
-        + _FACE_CUT_COST * _outside(face, x0, y0, s) / (face[3] - face[1])
+        + _face_cut(face, x0, y0, s) / (face[3] - face[1])
     )
     best = int(np.argmin(cost))
     return float(x0[best]), float(y0[best]), float(s[best])
 
 
-def _outside(face: tuple[float, float, float, float], x0, y0, side) -> np.ndarray:
-    """How far (pixels, summed over the four sides) ``face`` reaches out of each square."""
+def _within_photo(
+    face: tuple[float, float, float, float], level: np.ndarray, shape: tuple[int, ...]
+) -> tuple[float, float, float, float]:
+    """The part of ``face`` (left, top, right, bottom, levelled) that the photo shows.
+
+    A face the photo itself cuts (a tight close-up) is framed by what is there:
+    the square may then end where the photo ends instead of reaching past it.
+    """
+    height, width = shape[:2]
+    corners = _apply(level, np.array([[0, 0], [width, 0], [0, height], [width, height]]))
+    (tl, tr, bl, br) = corners
     left, top, right, bottom = face
     return (
+        max(left, tl[0], bl[0]),
+        max(top, tl[1], tr[1]),
+        min(right, tr[0], br[0]),
+        min(bottom, bl[1], br[1]),
+    )
+
+
+def _face_cut(face: tuple[float, float, float, float], x0, y0, side) -> np.ndarray:
+    """What cutting ``face`` costs in each square: pixels of it outside, per side, weighted."""
+    left, top, right, bottom = face
+    sides = (
         np.maximum(x0 - left, 0)
-        + np.maximum(y0 - top, 0)
         + np.maximum(right - (x0 + side), 0)
         + np.maximum(bottom - (y0 + side), 0)
     )
+    return _FACE_CUT_COST * sides + _FOREHEAD_CUT_COST * np.maximum(y0 - top, 0)
 
 
 def _box_through(matrix: np.ndarray, box: Box) -> Box:
