@@ -73,12 +73,60 @@ def keep_subject(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
         share = np.minimum(share, np.clip(margin / 0.3 + 0.5, 0.0, 1.0))
     share = np.minimum(share, np.clip((1.12 - own) / 0.24, 0.0, 1.0))  # no hard edge either
     ours = ((mask > 0.5) & (own <= 1.0) & (share > 0.5)).astype(np.uint8)
+    if portrait.others:
+        ours &= apart_by_colour(portrait.image, mask, portrait.face_box, portrait.others, scale)
     count, labels = cv2.connectedComponents(cv2.dilate(ours, np.ones((3, 3), np.uint8)))
     cx, cy = (min(max(int(v * scale), 0), side - 1) for v in portrait.face_box.centre)
     if count > 1 and labels[cy, cx]:
         ours &= (labels == labels[cy, cx]).astype(np.uint8)
     region = cv2.dilate(ours.astype(np.float32), np.ones((5, 5), np.uint8))
     return cv2.GaussianBlur(region, (0, 0), 1.5) * cv2.GaussianBlur(share, (0, 0), 2.0)
+
+
+def apart_by_colour(
+    image: np.ndarray, mask: np.ndarray, face: Box, others: tuple[Box, ...], scale: float
+) -> np.ndarray:
+    """Which of the people in ``mask`` (0/1, at ``scale`` to the image) the chosen person is,
+    by colour.
+
+    Bodies that touch (shoulder to shoulder, an arm across a neighbour) share
+    the region geometry gives the subject; their clothes tell them apart.
+    OpenCV's GrabCut learns the subject's colours from the core of their
+    figure (face, chest) and everyone else's from their own figures and the
+    background, then decides the pixels between by colour and edges (on a
+    grid half the mask's side: clothes are large, and the cut is 4x cheaper).
+    """
+    side = mask.shape[0]
+    cut, cut_scale = side // 2, scale / 2
+    small = cv2.resize(image, (cut, cut), interpolation=cv2.INTER_AREA)
+    coarse = cv2.resize(mask, (cut, cut), interpolation=cv2.INTER_AREA)
+    person = coarse > 0.5
+    own = _figure(cut, face, cut_scale)
+    theirs = np.min([_figure(cut, other, cut_scale) for other in others], axis=0)
+    contested = person & (theirs < 1.0)
+    seeds = np.full((cut, cut), cv2.GC_PR_BGD, np.uint8)
+    seeds[person & ~contested] = cv2.GC_PR_FGD  # within nobody else's reach: likely ours
+    seeds[coarse < 0.2] = cv2.GC_BGD
+    seeds[contested & (theirs < 0.8 * own)] = cv2.GC_BGD  # nearer someone else
+    seeds[person & _core(cut, face, cut_scale) & (own < 0.6 * theirs)] = cv2.GC_FGD
+    if not (seeds == cv2.GC_BGD).any() or not (seeds == cv2.GC_FGD).any():
+        return np.ones((side, side), np.uint8)
+    background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)  # GrabCut's colour models start from k-means: the same cut every time
+    cv2.grabCut(small, seeds, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
+    ours = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
+    return cv2.resize(ours, (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+def _core(side: int, face: Box, scale: float) -> np.ndarray:
+    """Where a person surely is: the face, and a column down the middle of the chest."""
+    axis = np.arange(side, dtype=np.float32) + 0.5
+    x, y = axis[None, :], axis[:, None]
+    cx, cy = (v * scale for v in face.centre)
+    fw, fh = face.width * scale, face.height * scale
+    in_face = ((x - cx) / (0.45 * fw)) ** 2 + ((y - cy) / (0.5 * fh)) ** 2 < 1.0
+    chest = (np.abs(x - cx) < 0.35 * fw) & (y > cy + 0.6 * fh)
+    return in_face | chest
 
 
 def _figure(side: int, face: Box, scale: float) -> np.ndarray:

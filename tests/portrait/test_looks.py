@@ -13,13 +13,14 @@ from generation.management.commands.portrait_contact_sheet import (
     tight_crop,
 )
 from generation.portrait.align import align_face
-from generation.portrait.face import detect_faces
+from generation.portrait.face import CHIN, FOREHEAD, RIGHT_CHEEK, detect_faces
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
 
 from .conftest import PHOTOS, photo_array
 
 SIZE = 600
+SEAM = 450  # side_by_side's splice: columns left of it are the other man's photo
 
 
 def portrait_of(image: np.ndarray):
@@ -63,6 +64,33 @@ def test_group_photo_keeps_only_the_chosen_person():
     assert portrait.matte[where_other_was].max() < 0.05
     own_face = _box_mask(portrait.face_box, SIZE)
     assert portrait.matte[own_face].mean() > 0.95
+
+
+def test_shoulder_to_shoulder_the_neighbours_clothes_are_left_out():
+    """Bodies that touch: the matte keeps the subject's jacket and drops the neighbour's."""
+    image = side_by_side(PHOTOS)
+    analysis = detect_faces(image)
+    portrait = segment_person(align_face(image, analysis, SIZE))
+    # Where each pixel of the square came from: the same framing over an image of x.
+    height, width = image.shape[:2]
+    columns = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :, None], (height, width, 3))
+    source_x = align_face(np.ascontiguousarray(columns), analysis, SIZE).image[..., 0]
+    neighbours = source_x < SEAM - 10  # left of the splice: the other man, and his side
+    subjects_jacket = (source_x > SEAM + 40) & (np.arange(SIZE)[:, None] > SIZE * 0.75)
+    assert neighbours.mean() > 0.15 and subjects_jacket.mean() > 0.05
+    assert (portrait.matte[neighbours] > 0.5).mean() < 0.03
+    assert (portrait.matte[subjects_jacket] > 0.5).mean() > 0.9
+
+
+def test_a_close_up_is_framed_inside_the_photo_with_the_face_whole():
+    """A photo cut close around the face: the framing tightens to the photo (no strip
+    where it ends), cutting the forehead before a cheek or the chin."""
+    portrait = portrait_of(tight_crop(PHOTOS))
+    assert portrait.inside.min() == 1.0
+    # The photo itself cuts the face at one cheek; the other and the chin stay in.
+    assert portrait.landmarks[RIGHT_CHEEK, 0] >= 0
+    assert portrait.landmarks[CHIN, 1] <= SIZE
+    assert portrait.landmarks[FOREHEAD, 1] < SIZE * 0.1  # the forehead gives way first
 
 
 @pytest.mark.parametrize("name", ["obama_and_biden.jpg", "two_people.jpg"])
