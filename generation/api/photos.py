@@ -70,8 +70,8 @@ class PhotoCheckOut(Schema):
     rotation: int = Field(description="Degrees the photo was turned clockwise to stand upright.")
     input_quality_score: float | None = Field(description="0-1; null when refused.")
     validation_warnings: list[str] = Field(
-        description="Warnings generate would give the photo: multiple_faces, low_light, "
-        "overexposed."
+        description="Warnings generate would give the photo: multiple_faces, face_cut_off, "
+        "low_light, overexposed."
     )
     refusal: ErrorOut | None = Field(description="The code and message generate would refuse with.")
 

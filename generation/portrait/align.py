@@ -21,11 +21,13 @@ TOP_MARGIN = 0.5
 HEADROOM_FREE = 0.3
 # How far the framing may give way to keep the square inside the photo: down
 # to 0.42 of the ideal side (about a face height, an extreme close-up),
-# sliding up to 18% of the side either way (further down, where a close-up
-# needs the square to follow the face down to the chin).
-_SHRINK = np.linspace(1.0, 0.42, 21)
-_SHIFT = np.linspace(-0.18, 0.18, 13)
-_SHIFT_DOWN = np.linspace(-0.18, 0.54, 25)
+# sliding up to 18% of the side up, and further down (where a close-up needs
+# the square to follow the face down to the chin) and sideways (where the
+# photo cuts the face at one side: the face then sits off-centre against that
+# edge, as the photo has it, instead of beside a strip where the photo ends).
+_SHRINK = np.linspace(1.0, 0.42, 15)
+_SHIFT = np.linspace(-0.48, 0.48, 25)
+_SHIFT_DOWN = np.linspace(-0.18, 0.54, 19)
 # What a framing costs: giving way costs a little, the body reaching past the
 # photo (a floating bust) costs much more, missing headroom a little.
 _BODY_MISSING_COST = 12.0

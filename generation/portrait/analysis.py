@@ -24,6 +24,10 @@ from .quality import input_quality_score
 from .safety import SafetyClassifier
 from .timing import StageTimer
 
+# More than this share of the face mesh beyond the photo's edge: ``face_cut_off``
+# (the avatar shows the face as the photo has it, cut at that edge).
+CUT_OFF_SHARE = 0.05
+
 
 @dataclass(frozen=True)
 class PhotoAnalysis:
@@ -113,5 +117,16 @@ def analyse_photo(
         # needed correcting scores lower however well the correction went.
         quality = input_quality_score(np.ascontiguousarray(np.rot90(photo, turns)), faces)
     warnings = ("multiple_faces",) if faces.face_count > 1 else ()
+    warnings += ("face_cut_off",) if cut_off(faces, image.shape) > CUT_OFF_SHARE else ()
     warnings += tuple(dict.fromkeys(exposure_warnings + face_warnings))
     return PhotoAnalysis(image, faces, rotation, quality, warnings, None)
+
+
+def cut_off(faces: FaceAnalysis, shape: tuple[int, ...]) -> float:
+    """The share of the dominant face's mesh points that lie beyond the photo's edge
+    (the mesh model places the whole face, also where the photo cuts it)."""
+    if faces.landmarks is None:
+        return 0.0
+    height, width = shape[:2]
+    xs, ys = faces.landmarks[:, 0], faces.landmarks[:, 1]
+    return float(((xs < 0) | (xs > width) | (ys < 0) | (ys > height)).mean())

@@ -36,6 +36,8 @@ WARNINGS = {
     "multiple_faces": "We found more than one face and used the largest one.",
     "low_light": "Your photo was very dark. We brightened it, but a photo taken in better "
     "light will look better.",
+    "face_cut_off": "Part of your face is outside the photo. A photo with your whole face "
+    "in it will look better.",
     "overexposed": "Your face is washed out to white in this photo. A photo in softer light "
     "will look better.",
 }

@@ -68,6 +68,17 @@ def test_every_head_and_shoulders_or_waist_up_portrait_passes(name):
     assert result.faces.dominant.height >= MIN_FACE_PX
 
 
+def test_a_face_the_photo_cuts_is_accepted_with_a_warning():
+    result = analyse(photo_bytes("obama_partial_face.jpg"))
+    assert result.refusal is None
+    assert "face_cut_off" in result.warnings
+
+
+@pytest.mark.parametrize("name", [n for n in PORTRAITS if n != "obama_partial_face.jpg"])
+def test_a_whole_face_is_not_called_cut_off(name):
+    assert "face_cut_off" not in analyse(photo_bytes(name)).warnings
+
+
 @pytest.mark.parametrize("name", DISTANT)
 def test_full_length_and_distant_shots_are_refused(name):
     result = analyse(photo_bytes(name))

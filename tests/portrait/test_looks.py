@@ -93,6 +93,13 @@ def test_a_close_up_is_framed_inside_the_photo_with_the_face_whole():
     assert portrait.landmarks[FOREHEAD, 1] < SIZE * 0.1  # the forehead gives way first
 
 
+def test_a_face_cut_by_the_photo_sits_against_that_edge_without_a_strip():
+    portrait = portrait_of(photo_array("obama_partial_face.jpg"))
+    assert portrait.inside.min() == 1.0  # the square ends where the photo does
+    assert portrait.landmarks[:, 0].min() < 0  # so the face runs off it, as in the photo
+    assert portrait.landmarks[CHIN, 1] <= SIZE
+
+
 @pytest.mark.parametrize("name", ["obama_and_biden.jpg", "two_people.jpg"])
 def test_group_matte_is_one_figure_without_ghost_blobs(name):
     import cv2
