@@ -9,7 +9,8 @@ import numpy as np
 from generation.imaging.state import Box
 
 from .face import find_faces
-from .likeness import embedding, likeness
+from .likeness import likeness
+from .reference import PendingDescriptor
 from .safety import SafetyClassifier
 
 
@@ -40,22 +41,27 @@ class CheckOutcome:
 
 def check_output(
     image: np.ndarray,
-    reference: np.ndarray,
-    reference_box: Box,
+    reference: PendingDescriptor,
+    face_box: Box,
     threshold: float,
     safety: SafetyClassifier | None,
 ) -> CheckOutcome:
-    """Run every check on ``image`` against the unstyled face's embedding.
+    """Run every check on ``image`` against the unstyled face's descriptor.
 
+    The output's own descriptor is computed in the helper process (dlib holds
+    the GIL for about 60 ms) while this one looks for a face in the output and
+    runs the content check. It is taken on ``face_box``, where the unstyled
+    face was found in the same square: styling moves no face, and dlib's
+    landmark model places its points on the output's own features within it.
     ``safety`` is None when the engine only retouches pixels of a photo that
     already passed the content check (it cannot add unsafe content).
     """
+    descriptor = PendingDescriptor(image, face_box)
     faces, _ = find_faces(image)
-    box = faces[0] if faces else reference_box
-    score = likeness(reference, embedding(image, box))
+    safe = safety is None or safety.check(image).safe
     return CheckOutcome(
         face_in_output=bool(faces),
-        likeness=score,
-        safe=safety is None or safety.check(image).safe,
+        likeness=likeness(reference.result(), descriptor.result()),
+        safe=safe,
         threshold=threshold,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
@@ -51,7 +52,7 @@ class Look(Protocol):
 @dataclass(frozen=True)
 class Attempt:
     outcome: CheckOutcome
-    avatar: Portrait
+    encoded: Future[tuple[bytes, bytes]]  # the avatar's PNG and thumbnail
     intensity: float
 
 
@@ -198,18 +199,20 @@ class PortraitPipeline:
             avatar = self._render(
                 self.engine, style, portrait, intensity, backdrop, timer, request.look
             )
+            # Encoded beside the checks, which mostly wait on the helper's descriptor;
+            # the first try nearly always passes, so its bytes are the ones returned.
+            encoded = beside(save_avatar, avatar.image, size, metadata)
             with timer("checks"):
-                reference = pending_reference.result()
                 outcome = check_output(
-                    avatar.image, reference, reference_box, threshold, output_safety
+                    avatar.image, pending_reference, reference_box, threshold, output_safety
                 )
-            tries.append(Attempt(outcome, avatar, intensity))
+            tries.append(Attempt(outcome, encoded, intensity))
             if not outcome.unmet:
                 break
         best = max(tries, key=lambda t: t.outcome.rank)
         outcome = best.outcome
         with timer("save"):
-            png, thumbnail = save_avatar(best.avatar.image, size, metadata)
+            png, thumbnail = best.encoded.result()
 
         warnings = photo.warnings + outcome.unmet
         assert analysis.dominant is not None

@@ -1,13 +1,14 @@
-"""The unstyled face's likeness descriptor, computed beside the styling.
+"""Likeness descriptors computed in a helper process, beside the request's own work.
 
 dlib's descriptor costs about 60 ms and holds the GIL, so a thread cannot
 overlap it with anything. One persistent helper process (per server process,
 started by its first avatar request) computes the input face's descriptor
-while the pipeline segments, draws the background and styles; the checks
-collect it. Where the helper cannot be used, the descriptor is computed here,
-as before, with the same numbers: a helper that dies is replaced on the next
-request; where none can start (a process that may not have children), this
-process stops trying.
+while the pipeline segments, draws the background and styles, and the
+output's while the checks look for its face and the avatar is encoded; the
+checks collect both. Where the helper cannot be used, a descriptor is
+computed here, as before, with the same numbers: a helper that dies is
+replaced on the next request; where none can start (a process that may not
+have children), this process stops trying.
 """
 
 from __future__ import annotations
