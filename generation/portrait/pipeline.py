@@ -20,10 +20,10 @@ from .analysis import PhotoAnalysis, analyse_photo
 from .background import parse_palette, place_on_background
 from .checks import CheckOutcome, check_output
 from .errors import PortraitError
-from .face import find_faces, key_points
+from .face import key_points
 from .load import DEFAULT_LIMITS, Limits
 from .presets import HIRES_SIZE, get_platform
-from .reference import PendingDescriptor
+from .reference import input_reference
 from .safety import SafetyClassifier, safety_classifier
 from .save import save_avatar
 from .segment import segment_person
@@ -177,14 +177,14 @@ class PortraitPipeline:
         with timer("align"):
             portrait = align_face(image, analysis, working_size)
         with timer("embed_input"):
-            # Computed in a helper process while this one segments and styles.
-            faces, _ = find_faces(portrait.image)
-            reference_box = faces[0] if faces else portrait.face_box
-            pending_reference = PendingDescriptor(portrait.image, reference_box)
+            # The face is found beside segmentation, and its descriptor computed in a
+            # helper process while this one segments and styles.
+            reference_job = beside(input_reference, portrait.image, portrait.face_box)
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
             backdrop = backdrop_job.result()
+        reference_box, pending_reference = reference_job.result()
         output_safety = self.safety if self.engine.synthesises_content else None
         metadata = {
             "style": style.name,

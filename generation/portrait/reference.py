@@ -25,6 +25,7 @@ import numpy as np
 
 from generation.imaging.state import Box
 
+from .face import find_faces
 from .likeness import _models, embedding
 
 _lock = threading.Lock()
@@ -99,6 +100,14 @@ def _drop(pool: ProcessPoolExecutor) -> None:
         if _pool is pool:
             _pool = None
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def input_reference(image: np.ndarray, fallback: Box) -> tuple[Box, PendingDescriptor]:
+    """The unstyled face's box in ``image`` (MediaPipe's, or ``fallback`` where it finds
+    none) and its descriptor, set going in the helper."""
+    faces, _ = find_faces(image)
+    box = faces[0] if faces else fallback
+    return box, PendingDescriptor(image, box)
 
 
 class PendingDescriptor:
