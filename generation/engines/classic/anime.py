@@ -61,7 +61,7 @@ def render(portrait: Portrait, intensity: float) -> np.ndarray:
     flat = beside(flat_colour, smooth, person)  # the palette, while skin and hair are painted
     skin = skin_region(portrait, masks, smooth)
     hair = hair_region(portrait, smooth, skin, person)
-    hair_paint = beside(paint_hair, portrait, smooth, hair)  # while the skin is shaded
+    hair_paint = beside(paint_hair, portrait, smooth, hair, intensity)  # while the skin is shaded
     skin_paint = cel_shade(portrait, smooth, skin)
     paint = blend(flat.result(), hair_paint.result(), hair)
     paint = blend(paint, skin_paint, skin)
@@ -233,42 +233,115 @@ def hair_region(
     x, y = axis[None, :], axis[:, None]
     head = np.sqrt(((x - cx) / (0.85 * width)) ** 2 + ((y - cy + 0.2 * height) / height) ** 2)
     zone = np.clip((1.05 - head) / 0.1, 0.0, 1.0) * (y < cy + 0.35 * height)
-    face = _half(FaceMasks(portrait).region("FACEMESH_FACE_OVAL", grow=1.02), smooth.shape)
+    masks = FaceMasks(portrait)
+    face = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.02), smooth.shape)
     hair = zone * person * (1.0 - np.clip(skin * 2.0, 0.0, 1.0)) * (1.0 - face)
+    near = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.25), smooth.shape) > 0.5
+    hair *= 1.0 - _skin_like(smooth, skin, near.astype(np.uint8))
     hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(hair, (0, 0), 1.0)
 
 
-def paint_hair(portrait: Portrait, smooth: np.ndarray, hair: np.ndarray) -> np.ndarray:
-    """Hair in two flat tones with a glossy highlight band across the crown."""
+def _skin_like(smooth: np.ndarray, skin: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """How much each pixel near the face (``near``) is skin that ``skin`` missed (a
+    forehead lit brighter): of the face's hue and chroma and about as light or
+    lighter. Hair there is darker or of another chroma (white hair is grey)."""
+    like = np.zeros(skin.shape, np.float32)
+    x, y, w, h = cv2.boundingRect(near)
+    sample = skin[::4, ::4] > 0.9
+    if w == 0 or not sample.any():
+        return like
+    tone = np.median(cv2.cvtColor(smooth[::4, ::4], cv2.COLOR_RGB2LAB)[sample], axis=0)
+    rows, cols = slice(y, y + h), slice(x, x + w)
+    lab = cv2.cvtColor(smooth[rows, cols], cv2.COLOR_RGB2LAB) - tone.astype(np.float32)
+    gap = cv2.magnitude(np.ascontiguousarray(lab[..., 1]), np.ascontiguousarray(lab[..., 2]))
+    # L runs 0-255 here: at most about 6 lightness below the skin's median, or lighter.
+    lit = np.clip((lab[..., 0] + 30.0) / 15.0, 0.0, 1.0)
+    like[rows, cols] = np.clip((12.0 - gap) / 4.0, 0.0, 1.0) * lit * near[rows, cols]
+    return like
+
+
+def paint_hair(
+    portrait: Portrait, smooth: np.ndarray, hair: np.ndarray, intensity: float
+) -> np.ndarray:
+    """Hair in three flat tones of its own colour: base, a shadow under its lower
+    edges and in the photo's shade, and a highlight band (the "angel ring") across
+    the crown, its lower edge cut in points. The band scales with ``intensity``."""
     rgb = to_float(smooth)
     on_hair = hair > 0.7
     if on_hair.sum() < 30:
         return rgb
-    base = np.median(rgb[on_hair], axis=0)
-    shadow = base * 0.65
-    light = np.clip(base * 1.6 + 0.05, 0.0, 1.0)
-    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 40)
-    level = float(np.median(lum[on_hair]))
-    dark = np.clip((level * 0.8 - lum) / 0.04 + 0.5, 0.0, 1.0)
-    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))[..., None]
-    painted = base + (shadow - base) * dark
-    # A band of sheen following the crown's curve, its lower edge cut in points.
     scale = smooth.shape[0] / portrait.size
-    box = portrait.face_box
-    cx, top = box.centre[0] * scale, box.y * scale
-    width = box.width * scale
-    axis = np.arange(smooth.shape[0], dtype=np.float32) + 0.5
-    x, y = axis[None, :], axis[:, None]
-    dx, dy = (x - cx) / (0.75 * width), (y - (top + 0.45 * width)) / (0.75 * width)
-    radius = np.sqrt(dx * dx + dy * dy)
-    angle = np.arctan2(dy, dx)
-    teeth = 0.05 * np.abs(np.sin(angle * 9.0))
-    band = np.clip((radius - (0.66 - teeth)) / 0.02, 0.0, 1.0) * np.clip(
-        (0.8 - radius) / 0.02, 0.0, 1.0
+    # Its colour is read over the crown where there is enough hair: beside the face
+    # the region can hold skin in shade.
+    crown = on_hair.copy()
+    crown[int(portrait.landmarks[FOREHEAD, 1] * scale) :] = False
+    base, shadow, light = _hair_tones(rgb, crown if crown.sum() * 4 > on_hair.sum() else on_hair)
+    width = portrait.face_box.width * scale
+    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 40)
+    shade = (lum < 0.75 * float(np.median(lum[on_hair]))).astype(np.uint8)
+    shade = cv2.morphologyEx(shade, cv2.MORPH_OPEN, np.ones((7, 7), np.uint8))
+    # The hair's lower edges (over the forehead, at the tips) lie in its own shadow.
+    drop = max(int(0.035 * width), 2)
+    edge = on_hair.copy()
+    edge[:-drop] &= ~on_hair[drop:]
+    shade = cv2.GaussianBlur(np.maximum(shade, edge).astype(np.float32), (0, 0), 0.8)
+    ring = _angel_ring(portrait, hair > 0.5, scale) * min(1.25 * intensity, 1.0)
+    return blend(base + (shadow - base) * shade[..., None], light, ring)
+
+
+def _hair_tones(rgb: np.ndarray, on_hair: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Base, shadow and highlight paint for the hair, in its own hue. Dark hair is
+    deepened towards anime's blue-black and gets a cooler, much lighter sheen;
+    light hair a brighter, whiter one."""
+    lab = cv2.cvtColor(rgb[None, on_hair][:, ::5], cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    lightness, a, b = np.median(lab, axis=0)
+    dark = float(np.clip((62.0 - lightness) / 30.0, 0.0, 1.0))  # 1: dark hair, 0: fair
+    grey = float(np.clip(1.0 - np.hypot(a, b) / 20.0, 0.0, 1.0))
+    # Black hair (dark and near grey) is deepened towards anime's blue-black: sheen
+    # lifts its median, its body is the darker part. White hair's body is its lighter
+    # part (shade lowers the median). Brown, blond or red hair keeps its tone.
+    cool = dark * grey
+    share = 50.0 - 15.0 * cool + 15.0 * (1.0 - dark) * grey
+    lightness = float(np.percentile(lab[:, 0], share)) * (1.0 - 0.25 * cool)
+
+    def tone(d_light: float, chroma: float, d_b: float) -> np.ndarray:
+        level = np.clip(lightness + d_light, 3.0, 97.0)
+        pixel = np.array([[[level, a * chroma, b * chroma + d_b]]])
+        return cv2.cvtColor(pixel.astype(np.float32), cv2.COLOR_LAB2RGB)[0, 0]
+
+    return (
+        tone(0.0, 1.0, -5.0 * cool),
+        tone(-min(8.0 + 10.0 * (1.0 - dark), 0.45 * lightness), 1.1, -7.0 * cool),
+        tone(18.0 + 9.0 * dark, 0.8, -10.0 * cool - 2.0),
     )
-    band *= (dy < -0.1) * np.clip(1.0 - np.abs(dx) * 0.9, 0.0, 1.0) * (hair > 0.8)
-    return blend(painted, light, band * 0.8)
+
+
+def _angel_ring(portrait: Portrait, hair: np.ndarray, scale: float) -> np.ndarray:
+    """A band of sheen following the crown's outline a little below it, tapering to
+    points at the sides, its lower edge cut in teeth (weights, half size)."""
+    box = portrait.face_box
+    cx, width = box.centre[0] * scale, box.width * scale
+    crown = hair[: max(int(portrait.landmarks[FOREHEAD, 1] * scale), 1)]
+    depth = crown.sum(0).astype(np.float32)  # hair over the forehead, per column
+    top = crown.argmax(0).astype(np.float32)
+    seen = (depth >= 3).astype(np.float32)
+    sigma = max(width / 25, 1.0)
+
+    def along(values: np.ndarray) -> np.ndarray:  # smoothed across columns, gaps ignored
+        total = cv2.GaussianBlur((values * seen)[None], (0, 0), sigma)[0]
+        return total / np.maximum(cv2.GaussianBlur(seen[None], (0, 0), sigma)[0], 1e-3)
+
+    depth, top = along(depth), along(top)
+    x = np.arange(hair.shape[1], dtype=np.float32) + 0.5
+    reach = np.clip((0.55 - np.abs(x - cx) / width) / 0.25, 0.0, 1.0) * (seen > 0)
+    upper = top + 0.28 * depth
+    height = np.minimum(np.maximum(0.32 * depth, 0.06 * width), 0.6 * depth) * np.sqrt(reach)
+    teeth = np.abs(((x - cx) / (width / 7.0)) % 1.0 - 0.5) * 2.0  # 0 at each point
+    lower = upper + height * (1.0 - 0.5 * teeth)
+    y = np.arange(hair.shape[0], dtype=np.float32)[:, None] + 0.5
+    ring = np.clip(y - upper + 0.5, 0.0, 1.0) * np.clip(lower - y + 0.5, 0.0, 1.0)
+    return ring * (reach > 0) * hair
 
 
 def line_art(smooth: np.ndarray, person: np.ndarray, flat: np.ndarray) -> np.ndarray:
