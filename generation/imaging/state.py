@@ -33,8 +33,10 @@ class Portrait:
     ``inside`` is 1 where a pixel came from the photo and 0 where the square
     reached past the photo's edge (soft: the body fades out towards it);
     ``others`` are the boxes of everyone else's faces in the square, so the
-    matte can leave them out; ``matte`` is the person/background separation
-    (1 = person), already zero outside the photo.
+    matte can leave them out, and ``others_clothes`` (N x 3 RGB) colours of
+    their clothes, sampled below their faces in the photo (which may be outside
+    the square); ``matte`` is the person/background separation (1 = person),
+    already zero outside the photo.
     """
 
     image: np.ndarray
@@ -43,6 +45,7 @@ class Portrait:
     inside: np.ndarray
     matte: np.ndarray | None = None
     others: tuple[Box, ...] = ()
+    others_clothes: np.ndarray | None = None
 
     @property
     def size(self) -> int:

@@ -36,6 +36,7 @@ _HEADROOM_MISSING_COST = 1.0
 # the forehead may be cut, as close-ups are (when the photo leaves no room).
 _FACE_CUT_COST = 20.0
 _FOREHEAD_CUT_COST = 5.0
+CLOTHES_SAMPLES = 1500  # colour samples of each other person's chest
 _GRID = 12  # sample points per side when measuring how much of a square is in the photo
 # Where the square still reaches past the photo, the person fades into the
 # background over this fraction of the side (a soft studio fall-off, no cut).
@@ -92,7 +93,31 @@ def align_face(image: np.ndarray, analysis: FaceAnalysis, size: int) -> Portrait
     xs, ys = landmarks[:, 0], landmarks[:, 1]
     box = Box(xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min())
     others = tuple(_box_through(full, face) for face in analysis.faces[1:])
-    return Portrait(image=warped, landmarks=landmarks, face_box=box, inside=inside, others=others)
+    return Portrait(
+        image=warped,
+        landmarks=landmarks,
+        face_box=box,
+        inside=inside,
+        others=others,
+        others_clothes=clothes_below(image, analysis.faces[1:]),
+    )
+
+
+def clothes_below(image: np.ndarray, faces: tuple[Box, ...]) -> np.ndarray | None:
+    """Colour samples (N x 3) of what the people with ``faces`` wear: a column down
+    the middle of each one's chest, in the photo; None when no one's chest is in it."""
+    height, width = image.shape[:2]
+    samples = []
+    for face in faces:
+        cx = face.x + face.width / 2
+        x0, x1 = int(max(cx - 0.35 * face.width, 0)), int(min(cx + 0.35 * face.width, width))
+        y0 = int(max(face.y + 1.3 * face.height, 0))
+        y1 = int(min(face.y + 2.3 * face.height, height))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            chest = image[y0:y1, x0:x1]
+            step = max(int(np.sqrt(chest.shape[0] * chest.shape[1] / CLOTHES_SAMPLES)), 1)
+            samples.append(chest[::step, ::step].reshape(-1, 3))
+    return np.concatenate(samples) if samples else None
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

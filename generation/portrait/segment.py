@@ -23,6 +23,12 @@ from generation.imaging.state import Box, Portrait
 _lock = threading.Lock()
 WORK = 256  # side of the grid the person is separated from everyone else on
 NEUTRAL = 128  # grey shown to the network where the square reaches past the photo
+# Half-widths of a figure below the face, in face widths: the subject's own may
+# reach as far as arms do; another person claims only to their shoulders, so a
+# subject's shoulder is not given away to a bigger neighbour off the frame.
+ARMS = 2.8
+SHOULDERS = 1.6
+CONTESTED = 1.25  # another's figure this near, relative to ours: the clothes decide
 
 
 @cache
@@ -69,12 +75,12 @@ def keep_subject(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     # Where another person is nearly as near, the body fades out rather than being cut.
     share = np.ones((side, side), np.float32)
     for other in portrait.others:
-        margin = _figure(side, other, scale) - own
+        margin = _figure(side, other, scale, SHOULDERS) - own
         share = np.minimum(share, np.clip(margin / 0.3 + 0.5, 0.0, 1.0))
     share = np.minimum(share, np.clip((1.12 - own) / 0.24, 0.0, 1.0))  # no hard edge either
     ours = ((mask > 0.5) & (own <= 1.0) & (share > 0.5)).astype(np.uint8)
     if portrait.others:
-        ours &= apart_by_colour(portrait.image, mask, portrait.face_box, portrait.others, scale)
+        ours &= apart_by_colour(mask, portrait)
     count, labels = cv2.connectedComponents(cv2.dilate(ours, np.ones((3, 3), np.uint8)))
     cx, cy = (min(max(int(v * scale), 0), side - 1) for v in portrait.face_box.centre)
     if count > 1 and labels[cy, cx]:
@@ -83,38 +89,44 @@ def keep_subject(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     return cv2.GaussianBlur(region, (0, 0), 1.5) * cv2.GaussianBlur(share, (0, 0), 2.0)
 
 
-def apart_by_colour(
-    image: np.ndarray, mask: np.ndarray, face: Box, others: tuple[Box, ...], scale: float
-) -> np.ndarray:
-    """Which of the people in ``mask`` (0/1, at ``scale`` to the image) the chosen person is,
-    by colour.
+def apart_by_colour(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
+    """Which of the people in ``mask`` (0/1, a grid over the portrait) the chosen person
+    is, by colour.
 
     Bodies that touch (shoulder to shoulder, an arm across a neighbour) share
     the region geometry gives the subject; their clothes tell them apart.
     OpenCV's GrabCut learns the subject's colours from the core of their
-    figure (face, chest) and everyone else's from their own figures and the
-    background, then decides the pixels between by colour and edges (on a
+    figure (face, chest), everyone else's from their clothes (sampled in the
+    photo, below their faces), the parts of the frame nearest them, and the
+    background; then it decides the pixels between by colour and edges (on a
     grid half the mask's side: clothes are large, and the cut is 4x cheaper).
     """
     side = mask.shape[0]
-    cut, cut_scale = side // 2, scale / 2
-    small = cv2.resize(image, (cut, cut), interpolation=cv2.INTER_AREA)
+    cut = side // 2
+    scale = cut / portrait.size
+    small = cv2.resize(portrait.image, (cut, cut), interpolation=cv2.INTER_AREA)
     coarse = cv2.resize(mask, (cut, cut), interpolation=cv2.INTER_AREA)
     person = coarse > 0.5
-    own = _figure(cut, face, cut_scale)
-    theirs = np.min([_figure(cut, other, cut_scale) for other in others], axis=0)
-    contested = person & (theirs < 1.0)
+    own = _figure(cut, portrait.face_box, scale)
+    theirs = np.min([_figure(cut, other, scale) for other in portrait.others], axis=0)
     seeds = np.full((cut, cut), cv2.GC_PR_BGD, np.uint8)
-    seeds[person & ~contested] = cv2.GC_PR_FGD  # within nobody else's reach: likely ours
+    # Likely ours unless about as near to someone else: then colour decides.
+    seeds[person & ((theirs >= 1.0) | (theirs > CONTESTED * own))] = cv2.GC_PR_FGD
     seeds[coarse < 0.2] = cv2.GC_BGD
-    seeds[contested & (theirs < 0.8 * own)] = cv2.GC_BGD  # nearer someone else
-    seeds[person & _core(cut, face, cut_scale) & (own < 0.6 * theirs)] = cv2.GC_FGD
+    seeds[person & (theirs < 0.5 * own)] = cv2.GC_BGD  # far nearer someone else
+    seeds[person & _core(cut, portrait.face_box, scale) & (own < 0.6 * theirs)] = cv2.GC_FGD
+    if portrait.others_clothes is not None:
+        # Their clothes join the picture as extra rows, all known not to be ours.
+        rows = -(-len(portrait.others_clothes) // cut)
+        band = np.resize(portrait.others_clothes, (rows * cut, 3)).reshape(rows, cut, 3)
+        small = np.concatenate([small, band.astype(np.uint8)])
+        seeds = np.concatenate([seeds, np.full((rows, cut), cv2.GC_BGD, np.uint8)])
     if not (seeds == cv2.GC_BGD).any() or not (seeds == cv2.GC_FGD).any():
         return np.ones((side, side), np.uint8)
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     cv2.setRNGSeed(0)  # GrabCut's colour models start from k-means: the same cut every time
     cv2.grabCut(small, seeds, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
-    ours = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
+    ours = ((seeds[:cut] == cv2.GC_FGD) | (seeds[:cut] == cv2.GC_PR_FGD)).astype(np.uint8)
     return cv2.resize(ours, (side, side), interpolation=cv2.INTER_NEAREST)
 
 
@@ -129,12 +141,13 @@ def _core(side: int, face: Box, scale: float) -> np.ndarray:
     return in_face | chest
 
 
-def _figure(side: int, face: Box, scale: float) -> np.ndarray:
+def _figure(side: int, face: Box, scale: float, widest: float = ARMS) -> np.ndarray:
     """How far each pixel of a ``side`` grid lies from a person's figure: <= 1 inside.
 
     The head is an egg around the face, with room for big hair above the eyes
     and narrowing to the ears and jaw (a neighbour's head beside the cheek is
-    not ours); below the chin the body widens quickly to the shoulders.
+    not ours); below the chin the body widens quickly, to ``widest`` face widths
+    either side.
     """
     axis = np.arange(side, dtype=np.float32) + 0.5
     x, y = axis[None, :], axis[:, None]
@@ -144,7 +157,7 @@ def _figure(side: int, face: Box, scale: float) -> np.ndarray:
     half_width = fw * (0.82 - 0.16 * narrowing)
     head = np.sqrt(((x - cx) / half_width) ** 2 + ((y - cy + 0.15 * fh) / (1.05 * fh)) ** 2)
     below = np.maximum(y - (cy + 0.55 * fh), 0.0) / fh
-    reach = fw * (0.6 + np.minimum(2.8 * below, 2.2))
+    reach = fw * np.minimum(0.6 + 2.8 * below, widest)
     body = np.where(below > 0, np.abs(x - cx) / reach, np.inf)
     return np.minimum(head, body)
 

@@ -12,7 +12,7 @@ from generation.management.commands.portrait_contact_sheet import (
     side_by_side,
     tight_crop,
 )
-from generation.portrait.align import align_face
+from generation.portrait.align import align_face, clothes_below
 from generation.portrait.face import CHIN, FOREHEAD, RIGHT_CHEEK, detect_faces
 from generation.portrait.segment import segment_person
 from generation.portrait.styles import STYLES, backdrop_for
@@ -80,6 +80,15 @@ def test_shoulder_to_shoulder_the_neighbours_clothes_are_left_out():
     assert neighbours.mean() > 0.15 and subjects_jacket.mean() > 0.05
     assert (portrait.matte[neighbours] > 0.5).mean() < 0.03
     assert (portrait.matte[subjects_jacket] > 0.5).mean() > 0.9
+
+
+def test_other_peoples_clothes_are_sampled_below_their_faces():
+    image = np.zeros((400, 300, 3), np.uint8)
+    image[200:, :150] = (20, 30, 120)  # the other man's navy jacket, under his face
+    samples = clothes_below(image, (Box(40, 60, 80, 100),))
+    assert samples is not None and len(samples) > 100
+    assert (samples == (20, 30, 120)).all()
+    assert clothes_below(image, (Box(40, 350, 80, 100),)) is None  # chest below the photo
 
 
 def test_a_close_up_is_framed_inside_the_photo_with_the_face_whole():
