@@ -84,7 +84,7 @@ def test_shoulder_to_shoulder_the_neighbours_clothes_are_left_out():
 
 def test_other_peoples_clothes_are_sampled_below_their_faces():
     image = np.zeros((400, 300, 3), np.uint8)
-    image[200:, :150] = (20, 30, 120)  # the other man's navy jacket, under his face
+    image[180:, :150] = (20, 30, 120)  # the other man's navy jacket, under his face
     samples = clothes_below(image, (Box(40, 60, 80, 100),))
     assert samples is not None and len(samples) > 100
     assert (samples == (20, 30, 120)).all()
