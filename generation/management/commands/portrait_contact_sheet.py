@@ -1,6 +1,6 @@
 """Draw contact sheets: fixture photos down, portrait styles across; and the same for
-hard cases derived from the fixtures (dark, group, tight crop, cut at the chin, busy
-background, rotated)."""
+hard cases derived from the fixtures (dark, group, tight crop, cut at the chin, a face
+the photo cuts, busy background, rotated)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ HARD_CASES: tuple[tuple[str, Callable[[Path], np.ndarray]], ...] = (
     ("shoulder to shoulder", side_by_side),
     ("tight crop", tight_crop),
     ("cut at the chin", cut_at_chin),
+    ("face cut by the edge", lambda photos: _photo(photos, "obama_partial_face.jpg")),
     ("busy background", lambda photos: _photo(photos, "astronaut.png")),
     ("rotated 90, no EXIF", rotated),
 )
