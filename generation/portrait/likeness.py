@@ -37,28 +37,46 @@ def _model_dir() -> Path:
 
 
 @cache
-def _models():
+def _predictor():
     import dlib
 
-    models = _model_dir()
-    return (
-        dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
-        dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")),
+    return dlib.shape_predictor(str(_model_dir() / "shape_predictor_5_face_landmarks.dat"))
+
+
+@cache
+def _recogniser():
+    import dlib
+
+    return dlib.face_recognition_model_v1(
+        str(_model_dir() / "dlib_face_recognition_resnet_model_v1.dat")
     )
 
 
-def embedding(image: np.ndarray, face: Box) -> np.ndarray:
-    """The 128-d dlib descriptor of the face in ``face`` (an RGB uint8 image)."""
+def face_chip(image: np.ndarray, face: Box) -> np.ndarray:
+    """The 150x150 chip of the face in ``face`` (an RGB uint8 image) that dlib's
+    recogniser reads: fitted on its five landmarks, levelled and scaled as
+    ``compute_face_descriptor`` itself would cut it (padding 0.25). Costs about 1 ms."""
     import dlib
 
-    predictor, recogniser = _models()
     rect = dlib.rectangle(
         int(face.x), int(face.y), int(face.x + face.width), int(face.y + face.height)
     )
     pixels = np.ascontiguousarray(image)
     with _lock:
-        shape = predictor(pixels, rect)
-        return np.array(recogniser.compute_face_descriptor(pixels, shape))
+        shape = _predictor()(pixels, rect)
+        return dlib.get_face_chip(pixels, shape, size=150, padding=0.25)
+
+
+def chip_descriptor(chip: np.ndarray) -> np.ndarray:
+    """The 128-d dlib descriptor of a face chip (about 60 ms, holding the GIL)."""
+    recogniser = _recogniser()
+    with _lock:
+        return np.array(recogniser.compute_face_descriptor(chip))
+
+
+def embedding(image: np.ndarray, face: Box) -> np.ndarray:
+    """The 128-d dlib descriptor of the face in ``face`` (an RGB uint8 image)."""
+    return chip_descriptor(face_chip(image, face))
 
 
 def likeness_from_distance(distance: float) -> float:
