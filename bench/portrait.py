@@ -8,8 +8,9 @@ Every request has its own id, so its own seed: the background is drawn per
 request, as in service. Run it on an otherwise idle machine: the figures are
 wall-clock, and the load average is printed beside them; the CPU time per
 request (all threads) is printed too, as a busy machine inflates it far less,
-and beside it the CPU time of the helper process that computes the input face's
-likeness descriptor while the styling runs (see generation/portrait/reference.py).
+and beside it the CPU time of the helper process that computes the likeness
+descriptors of the input face and of each output (generation/portrait/reference.py).
+The avatar is encoded beside the checks, so `save` is only the wait for it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def main() -> None:
                     stages[stage].append(ms)
             rows.append((name, result.likeness_score, result.attempts, result.validation_warnings))
 
-        print(f"== {style} on {platform} ({args.size}x{args.size}, n={len(totals)})")
+        print(
+            f"== {style} on {platform} ({args.size}x{args.size}, n={len(totals)}, "
+            f"load average {os.getloadavg()[0]:.1f})"
+        )
         print(f"   {'stage':<14} {'p50 ms':>8} {'p95 ms':>8}")
         for stage, values in stages.items():
             print(f"   {stage:<14} {percentile(values, 0.5):8.1f} {percentile(values, 0.95):8.1f}")
