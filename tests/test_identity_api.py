@@ -35,6 +35,18 @@ def test_styles_list_the_dicebear_catalogue_with_licences(api):
     assert all(s["license"] and s["license"]["url"] for s in dicebear.values())
 
 
+def test_styles_list_costs_the_same_few_queries_however_many_styles(api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from generation.models import Style
+
+    with CaptureQueriesContext(connection) as queries:
+        listed = api.get("/v1/avatars/styles").json()
+    assert len(listed) == Style.objects.filter(is_active=True).count() > 60
+    assert len(queries) <= 5  # palettes, styles, version numbers: not one per style
+
+
 def test_palettes_list(api):
     slugs = {p["slug"] for p in api.get("/v1/avatars/palettes").json()}
     assert {"blue", "green", "grey"} <= slugs

@@ -93,6 +93,11 @@ def _licence(version: StyleVersion) -> dict[str, str] | None:
 def list_styles(request: HttpRequest) -> list[dict]:
     palettes = list(Palette.objects.exclude(current_version=None).values_list("slug", flat=True))
     styles = Style.objects.filter(is_active=True).exclude(current_version=None)
+    numbers: dict[int, list[int]] = {}
+    for style_id, number in StyleVersion.objects.filter(style__in=styles).values_list(
+        "style_id", "number"
+    ):
+        numbers.setdefault(style_id, []).append(number)
     return [
         {
             "slug": style.slug,
@@ -101,7 +106,7 @@ def list_styles(request: HttpRequest) -> list[dict]:
             "renderer": version_facts(style.current_version).renderer,
             "license": _licence(style.current_version),
             "version": style.current_version.number,
-            "versions": sorted(style.versions.values_list("number", flat=True)),
+            "versions": sorted(numbers[style.id]),
             "formats": list(CONTENT_TYPES),
             "size": {"min": MIN_SIZE, "max": MAX_SIZE},
             "backgrounds": ["default", TRANSPARENT, "#rrggbb"],
