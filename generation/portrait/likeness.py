@@ -22,6 +22,8 @@ import numpy as np
 
 from generation.imaging.state import Box
 
+from .dlib_net import FaceNet
+
 CENTRE = 0.6
 WIDTH = 0.08
 _lock = threading.Lock()
@@ -44,12 +46,8 @@ def _predictor():
 
 
 @cache
-def _recogniser():
-    import dlib
-
-    return dlib.face_recognition_model_v1(
-        str(_model_dir() / "dlib_face_recognition_resnet_model_v1.dat")
-    )
+def _recogniser() -> FaceNet:
+    return FaceNet(_model_dir() / "dlib_face_recognition_resnet_model_v1.dat")
 
 
 def face_chip(image: np.ndarray, face: Box) -> np.ndarray:
@@ -68,10 +66,9 @@ def face_chip(image: np.ndarray, face: Box) -> np.ndarray:
 
 
 def chip_descriptor(chip: np.ndarray) -> np.ndarray:
-    """The 128-d dlib descriptor of a face chip (about 60 ms, holding the GIL)."""
-    recogniser = _recogniser()
-    with _lock:
-        return np.array(recogniser.compute_face_descriptor(chip))
+    """The 128-d dlib descriptor of a face chip: dlib's network run by onnxruntime
+    (dlib_net.py; about 3 ms, dlib's own code takes 60)."""
+    return _recogniser().descriptor(chip)
 
 
 def embedding(image: np.ndarray, face: Box) -> np.ndarray:
