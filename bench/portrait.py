@@ -7,10 +7,10 @@ included), likeness and warnings per fixture, and the process's peak RSS.
 Every request has its own id, so its own seed: the background is drawn per
 request, as in service. Run it on an otherwise idle machine: the figures are
 wall-clock, and the load average is printed beside them; the CPU time per
-request (all threads) is printed too, as a busy machine inflates it far less,
-and beside it the CPU time of the helper process that computes the likeness
-descriptors of the input face and of each output (generation/portrait/reference.py).
-The avatar is encoded beside the checks, so `save` is only the wait for it.
+request (all threads) is printed too, as a busy machine inflates it far less.
+Side work is timed only where the request waits for it: the unstyled face's
+descriptor (``embed_input``) runs beside segmentation and the avatar's encoding
+(``save``) beside the checks.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from generation.management.commands.portrait_contact_sheet import (  # noqa: E40
 from generation.management.commands.portrait_contact_sheet import STYLE_PLATFORMS  # noqa: E402
 from generation.portrait.background import parse_palette  # noqa: E402
 from generation.portrait.pipeline import AvatarRequest, PortraitPipeline  # noqa: E402
-from generation.portrait.reference import helper_usage  # noqa: E402
 from generation.portrait.styles import STYLES  # noqa: E402
 
 PHOTOS = ROOT / "tests" / "fixtures" / "photos"
@@ -72,7 +71,6 @@ def main() -> None:
     for style, platform in STYLE_PLATFORMS:
         totals: list[float] = []
         cpu: list[float] = []
-        helper_cpu: list[float] = []
         stages: dict[str, list[float]] = defaultdict(list)
         rows = []
         for name, data in photos.items():
@@ -80,11 +78,9 @@ def main() -> None:
                 request = AvatarRequest(
                     style=style, platform=platform, size=args.size, request_id=f"{name}-{i}"
                 )
-                helper_before = helper_usage()[0]
                 before = time.process_time()
                 result = pipeline.generate(data, request)
                 cpu.append((time.process_time() - before) * 1000.0)
-                helper_cpu.append((helper_usage()[0] - helper_before) * 1000.0)
                 totals.append(result.latency_ms)
                 for stage, ms in result.stage_ms.items():
                     stages[stage].append(ms)
@@ -101,11 +97,6 @@ def main() -> None:
         # CPU time (all threads) is what a busy machine cannot inflate the way it
         # inflates wall-clock; on an idle machine the wall-clock p50 is at most this.
         print(f"   {'CPU time':<14} {statistics.median(cpu):8.1f} {percentile(cpu, 0.95):8.1f}")
-        # The input face's descriptor runs in a helper process beside the styling.
-        print(
-            f"   {'helper CPU':<14} {statistics.median(helper_cpu):8.1f} "
-            f"{percentile(helper_cpu, 0.95):8.1f}"
-        )
         drawn = background_ms(style, args.size)
         print(f"   (background: drawn per request from its seed, {drawn:.0f} ms)")
         print(f"   {'photo':<24} {'likeness':>8} {'attempts':>8}  warnings")
@@ -114,8 +105,7 @@ def main() -> None:
         print()
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    helper_mb = helper_usage()[1]
-    print(f"peak RSS: {peak_mb:.0f} MB, and the descriptor helper process's {helper_mb:.0f} MB")
+    print(f"peak RSS: {peak_mb:.0f} MB")
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
 
 

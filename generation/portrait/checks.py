@@ -9,8 +9,7 @@ import numpy as np
 from generation.imaging.state import Box
 
 from .face import find_faces
-from .likeness import likeness
-from .reference import PendingDescriptor
+from .likeness import embedding, likeness
 from .safety import SafetyClassifier
 
 
@@ -39,29 +38,33 @@ class CheckOutcome:
         return -len(self.unmet), self.likeness
 
 
+def reference_face(image: np.ndarray, fallback: Box) -> tuple[Box, np.ndarray]:
+    """The unstyled face the checks compare against: its box on the aligned square
+    (MediaPipe's, or ``fallback`` where it finds none) and its descriptor."""
+    faces, _ = find_faces(image)
+    box = faces[0] if faces else fallback
+    return box, embedding(image, box)
+
+
 def check_output(
     image: np.ndarray,
-    reference: PendingDescriptor,
+    reference: np.ndarray,
     face_box: Box,
     threshold: float,
     safety: SafetyClassifier | None,
 ) -> CheckOutcome:
     """Run every check on ``image`` against the unstyled face's descriptor.
 
-    The output's own descriptor is computed in the helper process (dlib holds
-    the GIL for about 60 ms) while this one looks for a face in the output and
-    runs the content check. It is taken on ``face_box``, where the unstyled
+    The output's own descriptor is taken on ``face_box``, where the unstyled
     face was found in the same square: styling moves no face, and dlib's
     landmark model places its points on the output's own features within it.
     ``safety`` is None when the engine only retouches pixels of a photo that
     already passed the content check (it cannot add unsafe content).
     """
-    descriptor = PendingDescriptor(image, face_box)
     faces, _ = find_faces(image)
-    safe = safety is None or safety.check(image).safe
     return CheckOutcome(
         face_in_output=bool(faces),
-        likeness=likeness(reference.result(), descriptor.result()),
-        safe=safe,
+        likeness=likeness(reference, embedding(image, face_box)),
+        safe=safety is None or safety.check(image).safe,
         threshold=threshold,
     )

@@ -18,12 +18,11 @@ from generation.imaging.state import Box, Portrait
 from .align import align_face
 from .analysis import PhotoAnalysis, analyse_photo
 from .background import parse_palette, place_on_background
-from .checks import CheckOutcome, check_output
+from .checks import CheckOutcome, check_output, reference_face
 from .errors import PortraitError
 from .face import key_points
 from .load import DEFAULT_LIMITS, Limits
 from .presets import HIRES_SIZE, get_platform
-from .reference import input_reference
 from .safety import SafetyClassifier, safety_classifier
 from .save import save_avatar
 from .segment import segment_person
@@ -177,14 +176,13 @@ class PortraitPipeline:
         with timer("align"):
             portrait = align_face(image, analysis, working_size)
         with timer("embed_input"):
-            # The face is found beside segmentation, and its descriptor computed in a
-            # helper process while this one segments and styles.
-            reference_job = beside(input_reference, portrait.image, portrait.face_box)
+            # Found and described beside segmentation (MediaPipe and onnxruntime free the GIL).
+            reference_job = beside(reference_face, portrait.image, portrait.face_box)
         with timer("segment"):
             portrait = segment_person(portrait)
         with timer("background"):
             backdrop = backdrop_job.result()
-        reference_box, pending_reference = reference_job.result()
+        reference_box, reference = reference_job.result()
         output_safety = self.safety if self.engine.synthesises_content else None
         metadata = {
             "style": style.name,
@@ -199,12 +197,12 @@ class PortraitPipeline:
             avatar = self._render(
                 self.engine, style, portrait, intensity, backdrop, timer, request.look
             )
-            # Encoded beside the checks, which mostly wait on the helper's descriptor;
-            # the first try nearly always passes, so its bytes are the ones returned.
+            # Encoded beside the checks: the first try nearly always passes, so its
+            # bytes are the ones returned.
             encoded = beside(save_avatar, avatar.image, size, metadata)
             with timer("checks"):
                 outcome = check_output(
-                    avatar.image, pending_reference, reference_box, threshold, output_safety
+                    avatar.image, reference, reference_box, threshold, output_safety
                 )
             tries.append(Attempt(outcome, encoded, intensity))
             if not outcome.unmet:

@@ -1,5 +1,5 @@
 """The output checks measure the output itself: its own face and its own descriptor,
-the descriptor taken in the helper process on the unstyled face's box."""
+taken on the unstyled face's box."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from generation.portrait.checks import check_output
 from generation.portrait.face import detect_faces
-from generation.portrait.reference import PendingDescriptor
+from generation.portrait.likeness import embedding
 
 from .conftest import decode, photo_array
 
@@ -36,7 +36,7 @@ def _with_face_of(image: np.ndarray, box, other: np.ndarray) -> np.ndarray:
 def test_the_same_face_passes_every_check():
     image = photo_array("obama2.jpg")
     box = detect_faces(image).dominant
-    outcome = check_output(image, PendingDescriptor(image, box), box, 0.85, None)
+    outcome = check_output(image, embedding(image, box), box, 0.85, None)
     assert outcome.face_in_output and outcome.likeness > 0.99 and outcome.unmet == ()
 
 
@@ -44,7 +44,7 @@ def test_another_face_in_the_same_place_is_not_alike():
     image = photo_array("obama2.jpg")
     box = detect_faces(image).dominant
     swapped = _with_face_of(image, box, photo_array("biden2.jpg"))
-    outcome = check_output(swapped, PendingDescriptor(image, box), box, 0.85, None)
+    outcome = check_output(swapped, embedding(image, box), box, 0.85, None)
     assert outcome.face_in_output
     assert outcome.likeness < 0.5 and outcome.unmet == ("likeness_below_threshold",)
 
@@ -53,7 +53,7 @@ def test_an_output_without_a_face_fails_the_face_check():
     image = photo_array("obama2.jpg")
     box = detect_faces(image).dominant
     blank = np.full_like(image, 128)
-    outcome = check_output(blank, PendingDescriptor(image, box), box, 0.85, None)
+    outcome = check_output(blank, embedding(image, box), box, 0.85, None)
     assert not outcome.face_in_output and "no_face_in_output" in outcome.unmet
 
 
