@@ -1,11 +1,13 @@
 """anime: an illustration drawn over the face mesh, still recognisably the person.
 
 The 478 face-mesh points (irises included) steer everything: a gentle warp
-(larger eyes, softer jaw), cel-shaded skin in three tones, hair in flat tones
-with a highlight band, drawn anime eyes (white, a tall iris with its pupil
-and two catchlights, a bold upper lash line), simplified nose and mouth, and
-clean line art along the jaw, brows and figure. ``intensity`` scales the
-warp, the eyes and how much of the illustration covers the photo.
+(larger eyes, softer jaw), cel-shaded skin (a base, a shadow shape away from
+the light, a highlight on the nose), clothes in flat regions of a small
+palette, hair in flat tones with a highlight band, drawn anime eyes (white, a
+tall iris with its pupil and two catchlights, a bold upper lash line),
+simplified nose and mouth, and clean line art along the jaw, brows and figure.
+``intensity`` scales the warp, the eyes and how much of the illustration
+covers the photo.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ import numpy as np
 
 from generation.imaging.beside import beside
 from generation.imaging.filters import blend, luminance, to_float, to_uint8
-from generation.imaging.masks import FaceMasks, irises
+from generation.imaging.masks import FaceMasks, _indices, irises
 from generation.imaging.state import Portrait
 
 from .warp import Bulge, Pinch, warp_face
 
 COLOURS = 10
+MERGE_DISTANCE = 12.0  # 8-bit Lab, lightness at half weight: nearer shades are one paint
+LAB_WEIGHTS = np.array([0.5, 1.0, 1.0], np.float32)
 INK = np.array([0.16, 0.09, 0.11], np.float32)
-FORM_KEPT = 0.8  # share of the face's broad modelling laid over the cel tones
-MIN_SKIN_CHROMA = 16.0  # Lab chroma under which painted skin reads as ashen grey
+MIN_SKIN_CHROMA = 24.0  # Lab chroma under which painted skin reads as ashen grey or muddy
+SMALLEST_SHAPE = 0.01  # of the face width squared: smaller patches of shade are no shapes
 
 # Ordered face-mesh paths (image-left eye first).
 UPPER_LIDS = (
@@ -49,6 +53,9 @@ OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 31
 JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288,
        361, 323, 454)  # fmt: skip
 FOREHEAD, CHIN, MOUTH_TOP = 10, 152, 13
+NOSE_BRIDGE = (168, 6, 197, 195, 5)
+NOSTRILS, SUBNASALE, UPPER_LIP_TOP = (98, 327), 2, 0
+MOUTH_CORNERS, LOWER_LIP_BOTTOM = (61, 291), 17
 
 
 def render(portrait: Portrait, intensity: float) -> np.ndarray:
@@ -110,10 +117,12 @@ def _smooth_half(image: np.ndarray) -> np.ndarray:
 
 
 def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """A small palette (k-means in Lab), more saturated, as cel paint.
+    """A small palette (k-means in Lab), more saturated, as cel paint, in flat regions.
 
     The palette is learnt on the person only (``person``: the matte at the
-    same size); the photo's background is replaced anyway.
+    same size); the photo's background is replaced anyway. Shades too close to
+    tell apart are one paint (a dark suit is one colour, not mottled), and each
+    pixel takes its neighbourhood's commonest paint: specks go, outlines are smooth.
     """
     lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB)
     samples = lab[person > 0.5][::9].astype(np.float32)
@@ -121,13 +130,47 @@ def flat_colour(smooth: np.ndarray, person: np.ndarray) -> np.ndarray:
         samples = lab.reshape(-1, 3)[::9].astype(np.float32)
     cv2.setRNGSeed(7)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 12, 1.0)
-    _, _, centres = cv2.kmeans(samples, COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    _, chosen, centres = cv2.kmeans(samples, COLOURS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    centres = _merge_close(centres, np.bincount(chosen.ravel(), minlength=len(centres)))
     nearest = _nearest_centre_table(centres)
     cells = lab >> 3  # 32 levels per channel: a 32k-entry lookup instead of a distance per pixel
     labels = nearest[cells[..., 0], cells[..., 1], cells[..., 2]]
+    labels = _mode_filter(labels, len(centres), 2 * (smooth.shape[0] // 80) + 1)
     centres[:, 1:] = 128 + (centres[:, 1:] - 128) * 1.1
     paint = np.clip(centres, 0, 255).astype(np.uint8)[labels]
-    return to_float(cv2.medianBlur(cv2.cvtColor(paint, cv2.COLOR_LAB2RGB), 5))
+    return to_float(cv2.cvtColor(paint, cv2.COLOR_LAB2RGB))
+
+
+def _mode_filter(labels: np.ndarray, count: int, size: int) -> np.ndarray:
+    """Each pixel's commonest label in the ``size`` square around it."""
+    best = np.zeros(labels.shape, np.uint16)
+    commonest = labels.copy()
+    for label in range(count):
+        votes = cv2.boxFilter(
+            (labels == label).view(np.uint8), cv2.CV_16U, (size, size), normalize=False
+        )
+        commonest[votes > best] = label
+        best = np.maximum(best, votes)
+    return commonest
+
+
+def _merge_close(centres: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Palette centres (8-bit Lab) with each pair nearer than MERGE_DISTANCE merged
+    into their count-weighted mean, nearest pair first. Lightness counts half: the
+    shading across one cloth is mostly lightness."""
+    centres, counts = list(centres), list(counts.astype(np.float32) + 1.0)
+    while len(centres) > 2:
+        points = np.array(centres)
+        gaps = np.linalg.norm((points[:, None] - points[None]) * LAB_WEIGHTS, axis=-1)
+        np.fill_diagonal(gaps, np.inf)
+        i, j = np.unravel_index(gaps.argmin(), gaps.shape)
+        if gaps[i, j] >= MERGE_DISTANCE:
+            break
+        weight = counts[i] + counts[j]
+        centres[i] = (centres[i] * counts[i] + centres[j] * counts[j]) / weight
+        counts[i] = weight
+        del centres[j], counts[j]
+    return np.array(centres, np.float32)
 
 
 @cache
@@ -159,13 +202,16 @@ def skin_region(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.
     similar = np.clip((19.0 - distance) / 7.0, 0.0, 1.0)
     similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     similar = cv2.GaussianBlur(similar, (0, 0), 1.2) * _half(portrait.matte, smooth.shape)
+    # Skin the photo lights brighter (a forehead, a cheekbone) is skin too, not an island.
+    near = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.25), smooth.shape) > 0.5
+    lit = _skin_like(smooth, face, near.astype(np.uint8))
     keep_out = _half(masks.features, smooth.shape)
-    return np.clip(np.maximum(face, similar) - keep_out, 0.0, 1.0)
+    return np.clip(np.maximum(np.maximum(face, similar), lit) - keep_out, 0.0, 1.0)
 
 
 def _skin_tones(rgb: np.ndarray, on_skin: np.ndarray) -> tuple[np.ndarray, ...]:
     """Base, shadow and light paint for the skin: the person's own tone, a little
-    lighter and never greyer than a healthy minimum chroma (no ashen skin)."""
+    lighter and never greyer than a healthy minimum chroma (no ashen or muddy skin)."""
     lab = cv2.cvtColor(rgb[None, on_skin][:, ::7], cv2.COLOR_RGB2LAB).reshape(-1, 3)
     lightness, a, b = np.median(lab, axis=0)
     chroma = float(np.hypot(a, b))
@@ -173,7 +219,7 @@ def _skin_tones(rgb: np.ndarray, on_skin: np.ndarray) -> tuple[np.ndarray, ...]:
         # Grey skin gets the chroma of a skin hue (warm: a:b about 0.6).
         hue = np.array([0.55, 0.83], np.float32) if chroma < 2 else np.array([a, b]) / chroma
         a, b = hue * MIN_SKIN_CHROMA
-    lightness = lightness + (100.0 - lightness) * 0.08
+    lightness = lightness + (100.0 - lightness) * 0.12
 
     def tone(d_light: float, chroma_gain: float, d_hue: float) -> np.ndarray:
         angle = np.arctan2(b, a) + d_hue
@@ -181,30 +227,127 @@ def _skin_tones(rgb: np.ndarray, on_skin: np.ndarray) -> tuple[np.ndarray, ...]:
         pixel = np.array([[[lightness + d_light, c * np.cos(angle), c * np.sin(angle)]]])
         return cv2.cvtColor(pixel.astype(np.float32), cv2.COLOR_LAB2RGB)[0, 0]
 
-    return tone(0.0, 1.1, 0.0), tone(-11.0, 1.25, 0.1), tone(5.0, 0.95, -0.04)
+    return tone(0.0, 1.1, 0.0), tone(-13.0, 1.25, 0.1), tone(7.0, 0.85, -0.04)
 
 
 def cel_shade(portrait: Portrait, smooth: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Skin in three flat tones: base, a warm shadow and a highlight, with soft
-    painted borders where the photo's broad light and shade fall."""
+    """Skin in flat tones with clean edges: the base, one shadow shape on the side
+    away from the light and a small highlight down the nose's bridge, with the
+    photo's finest modelling over them."""
     rgb = to_float(smooth)
     on_skin = skin > 0.8
     if on_skin.sum() < 20:
         return rgb
     base, shadow, light = _skin_tones(rgb, on_skin)
-    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 30)
+    shade, far = shadow_shape(portrait, rgb, on_skin)
+    glint = _nose_highlight(portrait, far, smooth.shape) * (1.0 - shade)
+    tones = base + (shadow - base) * shade[..., None]
+    return _with_fine_form(blend(tones, light, glint), rgb)
+
+
+def _with_fine_form(paint: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The photo's fine modelling (creases, the nose's edges, nostrils) over flat
+    paint: without it a face's likeness falls from about 0.75 to 0.45. Only detail
+    finer than a few pixels passes; broader blotches are left to the flat tones."""
+    size = rgb.shape[0]
+    form = cv2.GaussianBlur(luminance(rgb), (0, 0), size / 300)
+    form = form / np.maximum(cv2.GaussianBlur(form, (0, 0), size / 60), 1e-3)
+    return np.clip(paint * form[..., None], 0.0, 1.0)
+
+
+def shadow_shape(
+    portrait: Portrait, rgb: np.ndarray, on_skin: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Where the skin is in shade (half size, anti-aliased), and how much darker the
+    image-right cheek is than the left (``far``, + : the light comes from the left).
+
+    The shade is a crescent along the far cheek and the jaw, the photo's own broad
+    shade, shapes under the nose and the lower lip, and the neck under the jaw.
+    Shapes too small to be drawn on purpose are dropped, holes filled and outlines
+    smoothed: cel paint has no islands."""
+    shape = rgb.shape[:2]
+    scale = shape[0] / portrait.size
+    marks = portrait.landmarks * scale
+    width = portrait.face_box.width * scale
+    lum = cv2.GaussianBlur(luminance(rgb), (0, 0), max(width / 16, 1.0))
+    far = _far_side(marks, lum, on_skin)
     level = float(np.median(lum[on_skin]))
     spread = float(np.std(lum[on_skin])) + 1e-3
-    dark = np.clip((level - 0.8 * spread - lum) / (0.25 * spread) + 0.5, 0.0, 1.0)
-    bright = np.clip((lum - level - 1.4 * spread) / (0.25 * spread) + 0.5, 0.0, 1.0)
-    dark = np.maximum(dark, _neck_shadow(portrait, smooth.shape))
-    tones = base + (shadow - base) * dark[..., None]
-    tones = tones + (light - tones) * (bright * (1.0 - dark))[..., None]
-    # The face's modelling (nose, cheekbones, sockets) as soft airbrushed shade over
-    # the flat tones; the skin's texture and blotches stay out (too fine to pass).
-    form = cv2.GaussianBlur(luminance(rgb), (0, 0), smooth.shape[0] / 300)
-    form = form / np.maximum(cv2.GaussianBlur(form, (0, 0), smooth.shape[0] / 30), 1e-3)
-    return np.clip(tones * (1.0 + FORM_KEPT * (form - 1.0))[..., None], 0.0, 1.0)
+    dark = ((lum < level - 0.7 * spread) & on_skin).astype(np.uint8)
+    # The face lit from one side: the oval less itself moved towards the light.
+    oval = cv2.convexHull(marks[list(_indices("FACEMESH_FACE_OVAL"))].astype(np.float32))
+    side = 1.0 if far >= 0 else -1.0
+    reach = 0.08 + 0.6 * min(abs(far), 0.2)
+    crescent = np.zeros(shape, np.uint8)
+    cv2.fillPoly(crescent, [_fixed(oval)], 1, cv2.LINE_8, 2)
+    cv2.fillPoly(crescent, [_fixed(oval + np.array([-side * reach, -0.05]) * width)], 0,
+                 cv2.LINE_8, 2)  # fmt: skip
+    dark |= crescent
+    # Under the nose and the lower lip, a little towards the far side.
+    nose = float(np.linalg.norm(marks[NOSTRILS[0]] - marks[NOSTRILS[1]]))
+    lip_gap = marks[UPPER_LIP_TOP] - marks[SUBNASALE]
+    under_nose = marks[SUBNASALE] + 0.35 * lip_gap + np.array([side * 0.08 * nose, 0.0])
+    _ellipse(dark, under_nose, (0.32 * nose, 0.2 * float(np.linalg.norm(lip_gap))))
+    chin_gap = marks[CHIN] - marks[LOWER_LIP_BOTTOM]
+    mouth = float(np.linalg.norm(marks[MOUTH_CORNERS[0]] - marks[MOUTH_CORNERS[1]]))
+    under_lip = marks[LOWER_LIP_BOTTOM] + 0.22 * chin_gap
+    _ellipse(dark, under_lip, (0.28 * mouth, 0.13 * float(np.linalg.norm(chin_gap))))
+    dark |= (_neck_shadow(portrait, shape) > 0.5).astype(np.uint8)
+    soft = cv2.GaussianBlur(dark.astype(np.float32), (0, 0), max(width / 40, 1.0))
+    smallest = max(int(SMALLEST_SHAPE * width * width), 4)
+    dark = _without_specks(_without_specks((soft > 0.5).astype(np.uint8), smallest), smallest, 0)
+    return cv2.GaussianBlur(dark.astype(np.float32), (0, 0), 0.7), far
+
+
+def _far_side(marks: np.ndarray, lum: np.ndarray, on_skin: np.ndarray) -> float:
+    """The left cheek's light less the right's, over the brighter (0 if unseen)."""
+    middle = float(marks[list(NOSE_BRIDGE), 0].mean())
+    top, bottom = int(marks[FOREHEAD, 1]), int(marks[CHIN, 1])
+    rows = on_skin[top:bottom]
+    x = np.arange(on_skin.shape[1])
+    left, right = rows & (x < middle), rows & (x >= middle)
+    if left.sum() < 10 or right.sum() < 10:
+        return 0.0
+    face = lum[top:bottom]
+    lit_left, lit_right = float(np.median(face[left])), float(np.median(face[right]))
+    return (lit_left - lit_right) / max(lit_left, lit_right, 1e-3)
+
+
+def _without_specks(mask: np.ndarray, smallest: int, value: int = 1) -> np.ndarray:
+    """``mask`` (0/1) with the regions of ``value`` smaller than ``smallest`` pixels
+    given the other value: islands go (value 1) or holes are filled (value 0)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (mask == value).astype(np.uint8), connectivity=4
+    )
+    small = stats[:, cv2.CC_STAT_AREA] < smallest
+    small[0] = False
+    out = mask.copy()
+    out[small[labels]] = 1 - value
+    return out
+
+
+def _nose_highlight(portrait: Portrait, far: float, shape: tuple[int, ...]) -> np.ndarray:
+    """A slim highlight down the nose's bridge, towards the light (half size)."""
+    scale = shape[0] / portrait.size
+    top, bottom = portrait.landmarks[[NOSE_BRIDGE[1], NOSE_BRIDGE[-1]]] * scale
+    width = portrait.face_box.width * scale
+    side = 1.0 if far >= 0 else -1.0
+    centre = (top + bottom) / 2 - np.array([side * 0.025 * width, 0.0])
+    length = float(np.linalg.norm(bottom - top))
+    angle = float(np.degrees(np.arctan2(bottom[1] - top[1], bottom[0] - top[0])))
+    glint = np.zeros(shape[:2], np.float32)
+    cv2.ellipse(glint, _pt(centre), _pt((0.42 * length, 0.03 * width)), angle, 0, 360, 1.0,
+                -1, cv2.LINE_AA, shift=2)  # fmt: skip
+    return glint
+
+
+def _ellipse(mask: np.ndarray, centre: np.ndarray, axes: tuple[float, float]) -> None:
+    cv2.ellipse(mask, _pt(centre), _pt(axes), 0, 0, 360, 1, -1, cv2.LINE_8, shift=2)
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    """Points with 2 bits of subpixel precision, for OpenCV's drawing with shift=2."""
+    return np.round(points.reshape(-1, 2) * 4).astype(np.int32)
 
 
 def _neck_shadow(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
@@ -236,8 +379,6 @@ def hair_region(
     masks = FaceMasks(portrait)
     face = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.02), smooth.shape)
     hair = zone * person * (1.0 - np.clip(skin * 2.0, 0.0, 1.0)) * (1.0 - face)
-    near = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.25), smooth.shape) > 0.5
-    hair *= 1.0 - _skin_like(smooth, skin, near.astype(np.uint8))
     hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(hair, (0, 0), 1.0)
 
@@ -362,8 +503,7 @@ def line_art(smooth: np.ndarray, person: np.ndarray, flat: np.ndarray) -> np.nda
 
 
 def _path(portrait: Portrait, indices: tuple[int, ...], offset: np.ndarray) -> np.ndarray:
-    points = portrait.landmarks[list(indices)] - offset
-    return np.round(points * 4).astype(np.int32)  # 2 bits of subpixel precision
+    return _fixed(portrait.landmarks[list(indices)] - offset)
 
 
 def _around(
