@@ -20,7 +20,7 @@ import numpy as np
 
 from generation.imaging.beside import beside
 from generation.imaging.filters import blend, luminance, to_float, to_uint8
-from generation.imaging.masks import FaceMasks, _indices, irises
+from generation.imaging.masks import FaceMasks, irises
 from generation.imaging.state import Portrait
 
 from .warp import Bulge, Pinch, warp_face
@@ -276,8 +276,9 @@ def shadow_shape(
     level = float(np.median(lum[on_skin]))
     spread = float(np.std(lum[on_skin])) + 1e-3
     dark = ((lum < level - 0.7 * spread) & on_skin).astype(np.uint8)
-    # The face lit from one side: the oval less itself moved towards the light.
-    oval = cv2.convexHull(marks[list(_indices("FACEMESH_FACE_OVAL"))].astype(np.float32))
+    # The face lit from one side: its oval (the mesh's outline; the irises are the
+    # last points) less itself moved towards the light.
+    oval = cv2.convexHull(marks[:468].astype(np.float32))
     side = 1.0 if far >= 0 else -1.0
     reach = 0.08 + 0.6 * min(abs(far), 0.2)
     crescent = np.zeros(shape, np.uint8)
