@@ -10,6 +10,10 @@ from generation.portrait.align import align_face
 from generation.portrait.background import place_on_background
 from generation.portrait.errors import PortraitError
 from generation.portrait.face import (
+    CHIN,
+    FOREHEAD,
+    LEFT_CHEEK,
+    RIGHT_CHEEK,
     detect_faces,
     eye_line_degrees,
     key_points,
@@ -121,8 +125,16 @@ def test_crop_is_square_and_centred_with_headroom():
 
 
 def test_past_the_photo_edge_shows_generated_background_only():
-    """The face is cut by the frame: the square reaches past the photo's edge."""
-    image = photo_array("obama_partial_face.jpg")
+    """A photo cut to the cheeks, narrower than any square that holds the face from the
+    forehead to the chin: the square reaches past the photo's sides."""
+    whole = photo_array("obama2.jpg")
+    marks = detect_faces(whole).landmarks
+    face_height = marks[CHIN, 1] - marks[FOREHEAD, 1]
+    rows = slice(
+        int(marks[FOREHEAD, 1] - 0.3 * face_height), int(marks[CHIN, 1] + 0.6 * face_height)
+    )
+    columns = slice(int(marks[RIGHT_CHEEK, 0]), int(marks[LEFT_CHEEK, 0]))
+    image = np.ascontiguousarray(whole[rows, columns])
     portrait = segment_person(align_face(image, detect_faces(image), 600))
     outside = portrait.inside == 0.0
     assert outside.mean() > 0.05  # the square really does reach past the edge
