@@ -230,8 +230,8 @@ def test_an_account_with_too_many_downloads_in_flight_waits_then_gets_429(acme, 
 def test_the_pages_have_words_for_every_input_warning():
     from generation.web.words import warnings_in_words
 
-    words = warnings_in_words(["multiple_faces", "low_light", "overexposed"])
-    assert len(set(words)) == 3
+    words = warnings_in_words(["multiple_faces", "face_cut_off", "low_light", "overexposed"])
+    assert len(set(words)) == 4
     assert not any("did not pass every check" in w for w in words)
 
 
