@@ -108,6 +108,8 @@ def test_warnings_generate_would_give(acme, settings):
     dark = check(api, image_base64=b64((photo("obama2.jpg") * 0.12).astype(np.uint8))).json()
     assert dark["accepted"] is True and dark["validation_warnings"] == ["low_light"]
     assert dark["input_quality_score"] < clean["input_quality_score"] - 0.3
+    cut = check(api, image_base64=photo_b64("obama_partial_face.jpg")).json()
+    assert cut["accepted"] is True and cut["validation_warnings"] == ["face_cut_off"]
     assert stored_nothing(account, settings)
 
 
