@@ -185,6 +185,15 @@ def test_refusals_are_said_in_plain_words(embedded, page, screenshot):
     screenshot(page, "signup-not-a-photo")
 
 
+def test_a_face_the_photo_cuts_is_made_and_the_page_says_so(embedded, page, screenshot):
+    page.goto(embedded.url + "/signup/")
+    page.get_by_test_id("photo-input").set_input_files(str(PHOTOS / "obama_partial_face.jpg"))
+    page.get_by_test_id("ai-preview").wait_for(timeout=TIMEOUT_MS)
+    wait_for_image(page, "ai-preview")
+    assert page.get_by_text("Part of your face is outside the photo").is_visible()
+    screenshot(page, "signup-face-cut-off")
+
+
 def test_sign_up_with_the_identity_avatar_sign_out_and_in(embedded, page, screenshot):
     page.goto(embedded.url + "/signup/")
     page.locator("#id_username").fill("ivy")
