@@ -27,8 +27,9 @@ NEUTRAL = 128  # grey shown to the network where the square reaches past the pho
 # reach as far as arms do; another person claims only to their shoulders, so a
 # subject's shoulder is not given away to a bigger neighbour off the frame.
 ARMS = 2.8
-SHOULDERS = 1.6
+SHOULDERS = 1.4
 CONTESTED = 1.25  # another's figure this near, relative to ours: the clothes decide
+ALIKE = 2.0  # a log-likelihood ratio under which the two colour models cannot tell a pixel
 
 
 @cache
@@ -108,7 +109,7 @@ def apart_by_colour(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     coarse = cv2.resize(mask, (cut, cut), interpolation=cv2.INTER_AREA)
     person = coarse > 0.5
     own = _figure(cut, portrait.face_box, scale)
-    theirs = np.min([_figure(cut, other, scale) for other in portrait.others], axis=0)
+    theirs = np.min([_figure(cut, other, scale, SHOULDERS) for other in portrait.others], axis=0)
     seeds = np.full((cut, cut), cv2.GC_PR_BGD, np.uint8)
     # Likely ours unless about as near to someone else: then colour decides.
     seeds[person & ((theirs >= 1.0) | (theirs > CONTESTED * own))] = cv2.GC_PR_FGD
@@ -126,8 +127,31 @@ def apart_by_colour(mask: np.ndarray, portrait: Portrait) -> np.ndarray:
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     cv2.setRNGSeed(0)  # GrabCut's colour models start from k-means: the same cut every time
     cv2.grabCut(small, seeds, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
-    ours = ((seeds[:cut] == cv2.GC_FGD) | (seeds[:cut] == cv2.GC_PR_FGD)).astype(np.uint8)
+    ours = (seeds[:cut] == cv2.GC_FGD) | (seeds[:cut] == cv2.GC_PR_FGD)
+    # Where the two people's clothes look alike, colour cannot tell: the nearer figure does.
+    pixels = small[:cut].reshape(-1, 3)
+    lean = _log_likelihood(foreground, pixels) - _log_likelihood(background, pixels)
+    alike = (np.abs(lean) < ALIKE).reshape(cut, cut) & person & (theirs > own)
+    ours = (ours | alike).astype(np.uint8)
     return cv2.resize(ours, (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+def _log_likelihood(model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Each RGB pixel's log-likelihood under a GrabCut colour model (OpenCV's layout:
+    five component weights, then their means, then their 3x3 covariances)."""
+    weights, means = model[0, :5], model[0, 5:20].reshape(5, 3)
+    covariances = model[0, 20:65].reshape(5, 3, 3)
+    x = pixels.astype(np.float64)
+    density = np.zeros(len(x))
+    for weight, mean, covariance in zip(weights, means, covariances, strict=True):
+        if weight <= 0:
+            continue
+        d = x - mean
+        inverse = np.linalg.inv(covariance)
+        mahalanobis = np.einsum("ni,ij,nj->n", d, inverse, d)
+        norm = weight / np.sqrt((2 * np.pi) ** 3 * np.linalg.det(covariance))
+        density += norm * np.exp(-0.5 * mahalanobis)
+    return np.log(density + 1e-300)
 
 
 def _core(side: int, face: Box, scale: float) -> np.ndarray:

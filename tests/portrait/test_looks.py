@@ -9,6 +9,7 @@ import pytest
 from generation.imaging.state import Box
 from generation.management.commands.portrait_contact_sheet import (
     cut_at_chin,
+    on_stage,
     side_by_side,
     tight_crop,
 )
@@ -80,6 +81,20 @@ def test_shoulder_to_shoulder_the_neighbours_clothes_are_left_out():
     assert neighbours.mean() > 0.15 and subjects_jacket.mean() > 0.05
     assert (portrait.matte[neighbours] > 0.5).mean() < 0.03
     assert (portrait.matte[subjects_jacket] > 0.5).mean() > 0.9
+
+
+def test_a_bigger_neighbour_off_the_frame_does_not_take_the_subjects_far_shoulder():
+    """On the stage both men wear dark suits, so colour cannot part them there: the
+    nearer figure does, and the subject keeps his jacket beyond his shirt."""
+    portrait = portrait_of(on_stage(PHOTOS))
+    assert len(portrait.others) == 1
+    bottom = portrait.matte[int(0.85 * SIZE) :]
+    shirt, jacket = (
+        bottom[:, int(0.7 * SIZE) : int(0.8 * SIZE)],
+        bottom[:, int(0.8 * SIZE) : int(0.88 * SIZE)],
+    )
+    assert (shirt > 0.5).mean() > 0.95
+    assert (jacket > 0.5).mean() > 0.8
 
 
 def test_other_peoples_clothes_are_sampled_below_their_faces():
