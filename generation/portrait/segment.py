@@ -27,6 +27,7 @@ NEUTRAL = 128  # grey shown to the network where the square reaches past the pho
 # reach as far as arms do; another person claims only to their shoulders, so a
 # subject's shoulder is not given away to a bigger neighbour off the frame.
 ARMS = 2.8
+FACE_SURE = 0.94  # of the face mesh's hull, drawn in about its centre, is always kept
 SHOULDERS = 1.4
 CONTESTED = 1.25  # another's figure this near, relative to ours: the clothes decide
 ALIKE = 2.0  # a log-likelihood ratio under which the two colour models cannot tell a pixel
@@ -57,7 +58,11 @@ def segment_person(portrait: Portrait) -> Portrait:
     coarse = cv2.resize(coarse, (WORK, WORK), interpolation=cv2.INTER_AREA)
     coarse *= keep_subject(coarse, portrait)
     matte = refine(portrait.image, coarse)
-    face = polygon_mask(portrait.size, portrait.landmarks, blur=portrait.size / 200)
+    # The mesh's outline can sit a little outside the cheek (a turned head, a backdrop
+    # stripe beside the jaw): only the hull drawn in from it is surely face.
+    centre = portrait.landmarks.mean(axis=0)
+    inner = centre + (portrait.landmarks - centre) * FACE_SURE
+    face = polygon_mask(portrait.size, inner, blur=portrait.size / 200)
     matte = np.maximum(matte, face)
     return replace(portrait, matte=matte * portrait.inside)
 
