@@ -67,3 +67,21 @@ def test_anime_white_hair_stays_light():
     assert crown.sum() > 200
     art = get_engine("classic").stylise("anime", portrait, 0.8)
     assert np.median(luminance(to_float(art))[crown]) > 0.65  # not a beige-grey blotch
+
+
+@pytest.mark.parametrize("name", ["lin-manuel-miranda.png", "obama_small.jpg", "obama2.jpg"])
+def test_anime_black_hair_lifted_by_the_light_is_painted_black(name):
+    """A stage light or sheen lifts black hair to a mid grey in the photo; painted
+    flat at that level it read as grey hair (0.30 on lin-manuel-miranda.png, 0.32
+    on obama_small.jpg). Its base is near black, the band aside."""
+    portrait = _portrait(name)
+    base, _ = _sheen(get_engine("classic").stylise("anime", portrait, 0.8), _crown(portrait, True))
+    assert base < 0.25
+
+
+def test_anime_blond_hair_keeps_its_tone():
+    portrait = _portrait("astronaut.png")
+    crown = _crown(portrait, dark=True)
+    art = get_engine("classic").stylise("anime", portrait, 0.8)
+    lightness, _, yellow = np.median(cv2.cvtColor(art, cv2.COLOR_RGB2LAB)[crown], axis=0)
+    assert lightness > 100 and yellow - 128 > 15  # a mid golden blond, not deepened to black
