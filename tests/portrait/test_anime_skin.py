@@ -100,3 +100,35 @@ def test_anime_intensity_zero_stays_near_the_photo():
         return float(np.abs(art - portrait.image)[skin].mean())
 
     assert change(0.0) < 0.6 * change(0.8)
+
+
+@pytest.mark.parametrize("name", ["lin-manuel-miranda.png", "alex-lacamoire.png", "astronaut.png"])
+def test_anime_neck_is_skin_under_a_band_of_the_jaws_shadow(name):
+    """The neck is painted as skin however much the jaw shades it (it was a large
+    flat patch of the clothes' palette: 36-57% of it skin on alex-lacamoire.png and
+    lin-manuel-miranda.png), and its shadow is a band along the jaw, not the photo's
+    shade (two thirds of astronaut.png's neck further down)."""
+    portrait = portrait_of(photo_array(name))
+    shade, on_skin, _ = _shade(portrait)
+    smooth, person = _half_size(portrait)
+    half = shade.shape[0]
+    scale = half / portrait.size
+    jaw = portrait.landmarks[list(anime.JAW)] * scale
+    x = np.arange(half) + 0.5
+    jaw_y = np.interp(x, *jaw[np.argsort(jaw[:, 0])].T)
+    # Depth under the jaw in face heights, between the jaw's corners.
+    depth = (np.arange(half)[:, None] + 0.5 - jaw_y) / (portrait.face_box.height * scale)
+    depth[:, (x < jaw[3, 0]) | (x > jaw[-4, 0])] = -1.0
+    # The neck: the photo's pixels there of the face's hue and chroma, not too dark.
+    lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).astype(np.float32)
+    face = cv2.resize(FaceMasks(portrait).skin, (half, half), interpolation=cv2.INTER_AREA) > 0.9
+    tone = np.median(lab[face], axis=0)
+    like_face = (np.hypot(*(lab[..., 1:] - tone[1:]).transpose(2, 0, 1)) < 6) & (
+        lab[..., 0] > 0.4 * tone[0]
+    )
+    neck = (depth > 0.03) & (depth < 0.3) & (person > 0.9) & like_face
+    assert neck.sum() > 500
+    assert on_skin[neck].mean() > 0.85
+    shaded = shade > 0.5
+    assert shaded[(depth > 0.01) & (depth < 0.06) & on_skin].mean() > 0.8  # the band
+    assert shaded[(depth > 0.16) & on_skin].mean() < 0.1  # and nothing further down

@@ -201,6 +201,10 @@ def skin_region(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.
         0.15 * (lab[..., 0] - tone[0]) ** 2 + 1.5 * ((lab[..., 1:] - tone[1:]) ** 2).sum(-1)
     )
     similar = np.clip((19.0 - distance) / 7.0, 0.0, 1.0)
+    # So is the neck in the jaw's shade (of the face's hue, however much darker): left
+    # out, it was painted as a large flat patch of the clothes' palette.
+    neck = _skin_like(smooth, face, _neck_zone(portrait, smooth.shape), darker=0.55) > 0.5
+    similar = np.maximum(similar, neck.astype(np.float32))
     similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     similar = cv2.GaussianBlur(similar, (0, 0), 1.2) * _half(portrait.matte, smooth.shape)
     # Skin the photo lights brighter (a forehead, a cheekbone) is skin too, not an island.
@@ -239,7 +243,9 @@ def cel_shade(portrait: Portrait, smooth: np.ndarray, skin: np.ndarray) -> np.nd
     on_skin = skin > 0.8
     if on_skin.sum() < 20:
         return rgb
-    base, shadow, light = _skin_tones(rgb, on_skin)
+    # The tones are the face's own: a neck in shade would darken and grey them.
+    face = on_skin & (_below_jaw(portrait, on_skin.shape) == 0)
+    base, shadow, light = _skin_tones(rgb, face if face.sum() >= 20 else on_skin)
     shade, far = shadow_shape(portrait, rgb, on_skin)
     glint = _nose_highlight(portrait, far, smooth.shape) * (1.0 - shade)
     tones = base + (shadow - base) * shade[..., None]
@@ -264,7 +270,8 @@ def shadow_shape(
     image-right cheek is than the left (``far``, + : the light comes from the left).
 
     The shade is a crescent along the far cheek and the jaw, the photo's own broad
-    shade, shapes under the nose and the lower lip, and the neck under the jaw.
+    shade above the jaw, shapes under the nose and the lower lip, and a band under
+    the jaw (its cast shadow).
     Shapes too small to be drawn on purpose are dropped, holes filled and outlines
     smoothed: cel paint has no islands."""
     shape = rgb.shape[:2]
@@ -273,8 +280,11 @@ def shadow_shape(
     width = portrait.face_box.width * scale
     lum = cv2.GaussianBlur(luminance(rgb), (0, 0), max(width / 16, 1.0))
     far = _far_side(marks, lum, on_skin)
-    level = float(np.median(lum[on_skin]))
-    spread = float(np.std(lum[on_skin])) + 1e-3
+    below = _below_jaw(portrait, shape)
+    face = on_skin & (below == 0)
+    face = face if face.sum() >= 20 else on_skin
+    level = float(np.median(lum[face]))
+    spread = float(np.std(lum[face])) + 1e-3
     dark = ((lum < level - 0.7 * spread) & on_skin).astype(np.uint8)
     # The face lit from one side: its oval (the mesh's outline; the irises are the
     # last points) less itself moved towards the light.
@@ -295,6 +305,9 @@ def shadow_shape(
     mouth = float(np.linalg.norm(marks[MOUTH_CORNERS[0]] - marks[MOUTH_CORNERS[1]]))
     under_lip = marks[LOWER_LIP_BOTTOM] + 0.22 * chin_gap
     _ellipse(dark, under_lip, (0.28 * mouth, 0.13 * float(np.linalg.norm(chin_gap))))
+    # Under the jaw only its cast shadow, a band along it: the photo's shade there
+    # (a neck in shadow, a hand) made a large blob.
+    dark &= 1 - below
     dark |= (_neck_shadow(portrait, shape) > 0.5).astype(np.uint8)
     soft = cv2.GaussianBlur(dark.astype(np.float32), (0, 0), max(width / 40, 1.0))
     smallest = max(int(SMALLEST_SHAPE * width * width), 4)
@@ -361,10 +374,26 @@ def _neck_shadow(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
     shade = np.zeros(shape[:2], np.float32)
     shape_points = np.concatenate([jaw, (jaw + drop)[::-1]]).astype(np.int32)
     cv2.fillPoly(shade, [shape_points], 1.0, cv2.LINE_AA)
-    below = np.zeros_like(shade)
-    cv2.fillPoly(below, [np.concatenate([jaw, [[jaw[-1, 0], shape[0]], [jaw[0, 0], shape[0]]]])
-                         .astype(np.int32)], 1.0)  # fmt: skip
-    return cv2.GaussianBlur(shade * below, (0, 0), 1.0)
+    return cv2.GaussianBlur(shade * _below_jaw(portrait, shape), (0, 0), 1.0)
+
+
+def _below_jaw(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
+    """1 under the jaw's line, and beyond its ends under their height (0/1, uint8)."""
+    jaw = portrait.landmarks[list(JAW)] * (shape[0] / portrait.size)
+    end = shape[0] * 2  # well outside the image
+    sides = [[end, jaw[-1, 1]], [end, end], [-end, end], [-end, jaw[0, 1]]]
+    below = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(below, [np.concatenate([jaw, sides]).astype(np.int32)], 1)
+    return below
+
+
+def _neck_zone(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
+    """Under the jaw, down to half a face below the chin: the neck, and a hand
+    there (0/1, uint8)."""
+    zone = _below_jaw(portrait, shape)
+    foot = (portrait.landmarks[CHIN, 1] + 0.5 * portrait.face_box.height) * shape[0] / portrait.size
+    zone[max(int(foot), 0) :] = 0
+    return zone
 
 
 def hair_region(
@@ -386,10 +415,13 @@ def hair_region(
     return cv2.GaussianBlur(hair, (0, 0), 1.0)
 
 
-def _skin_like(smooth: np.ndarray, skin: np.ndarray, near: np.ndarray) -> np.ndarray:
-    """How much each pixel near the face (``near``) is skin that ``skin`` missed (a
-    forehead lit brighter): of the face's hue and chroma and about as light or
-    lighter. Hair there is darker or of another chroma (white hair is grey)."""
+def _skin_like(
+    smooth: np.ndarray, skin: np.ndarray, near: np.ndarray, darker: float = 0.0
+) -> np.ndarray:
+    """How much each pixel in ``near`` is skin that ``skin`` missed (a forehead lit
+    brighter): of the face's hue and chroma and about as light or lighter, or down
+    to ``darker`` (a share of the face's lightness) below it. Hair by the face is
+    darker or of another chroma (white hair is grey)."""
     like = np.zeros(skin.shape, np.float32)
     x, y, w, h = cv2.boundingRect(near)
     sample = skin[::4, ::4] > 0.9
@@ -400,7 +432,7 @@ def _skin_like(smooth: np.ndarray, skin: np.ndarray, near: np.ndarray) -> np.nda
     lab = cv2.cvtColor(smooth[rows, cols], cv2.COLOR_RGB2LAB) - tone.astype(np.float32)
     gap = cv2.magnitude(np.ascontiguousarray(lab[..., 1]), np.ascontiguousarray(lab[..., 2]))
     # L runs 0-255 here: at most about 6 lightness below the skin's median, or lighter.
-    lit = np.clip((lab[..., 0] + 30.0) / 15.0, 0.0, 1.0)
+    lit = np.clip((lab[..., 0] + 30.0 + darker * float(tone[0])) / 15.0, 0.0, 1.0)
     like[rows, cols] = np.clip((12.0 - gap) / 4.0, 0.0, 1.0) * lit * near[rows, cols]
     return like
 
