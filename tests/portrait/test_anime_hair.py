@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from generation.engines import get_engine
+from generation.engines.classic import anime
 from generation.imaging.filters import luminance, to_float
 from generation.portrait.align import align_face
 from generation.portrait.face import detect_faces
@@ -85,3 +86,21 @@ def test_anime_blond_hair_keeps_its_tone():
     art = get_engine("classic").stylise("anime", portrait, 0.8)
     lightness, _, yellow = np.median(cv2.cvtColor(art, cv2.COLOR_RGB2LAB)[crown], axis=0)
     assert lightness > 100 and yellow - 128 > 15  # a mid golden blond, not deepened to black
+
+
+def _hair_base(lightness: tuple[float, float], a: float, b: float) -> float:
+    """The Lab lightness anime paints hair whose strands run evenly over a span of
+    lightness at one colour."""
+    levels = np.linspace(*lightness, 2000, dtype=np.float32)
+    lab = np.stack([levels, np.full_like(levels, a), np.full_like(levels, b)], -1)[None]
+    rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    base = anime._hair_tones(rgb, np.ones(rgb.shape[:2], bool))[0]
+    return float(cv2.cvtColor(base[None, None].astype(np.float32), cv2.COLOR_RGB2LAB)[0, 0, 0])
+
+
+def test_anime_grey_hair_is_not_painted_black():
+    """Salt-and-pepper hair has near-black strands too, but a light median: it stays
+    a mid grey (it was painted at lightness 29, as black), while black hair lit to
+    the same darkest strands and a mid-grey median is deepened."""
+    assert _hair_base((30.0, 80.0), 0.0, 2.0) > 45.0
+    assert _hair_base((20.0, 62.0), 4.0, -2.0) < 25.0

@@ -474,12 +474,15 @@ def _hair_tones(rgb: np.ndarray, on_hair: np.ndarray) -> tuple[np.ndarray, ...]:
     lightness, a, b = np.median(lab, axis=0)
     dark = float(np.clip((62.0 - lightness) / 30.0, 0.0, 1.0))  # 1: dark hair, 0: fair
     grey = float(np.clip(1.0 - np.hypot(a, b) / 20.0, 0.0, 1.0))
-    # Black hair (near grey, its darkest strands near black) is deepened towards
-    # anime's blue-black: sheen or a stage light lifts its median to a mid grey
-    # (lightness 40-45) that, painted flat, reads as grey hair; its body is the
-    # darker part. White hair's body is its lighter part (shade lowers the median).
-    # Brown, blond or red hair keeps its tone.
-    cool = grey * float(np.clip((48.0 - np.percentile(lab[:, 0], 10)) / 15.0, 0.0, 1.0))
+    # Black hair (near grey, its darkest strands near black, its median below a mid
+    # grey) is deepened towards anime's blue-black: sheen or a stage light lifts its
+    # median to lightness 40-45 that, painted flat, reads as grey hair; its body is
+    # the darker part. Grey hair (salt and pepper, median 55 or more) stays grey;
+    # white hair's body is its lighter part (shade lowers the median). Brown, blond
+    # or red hair keeps its tone.
+    darkest = float(np.percentile(lab[:, 0], 10))
+    black = np.clip((48.0 - darkest) / 15.0, 0.0, 1.0) * np.clip((58.0 - lightness) / 10.0, 0, 1)
+    cool = grey * float(black)
     share = 50.0 - 30.0 * cool + 15.0 * (1.0 - dark) * grey
     lightness = float(np.percentile(lab[:, 0], share)) * (1.0 - 0.5 * cool)
     a, b = a * (1.0 - 0.6 * cool), b * (1.0 - 0.6 * cool)  # the light's warm cast goes
