@@ -244,8 +244,7 @@ def cel_shade(portrait: Portrait, smooth: np.ndarray, skin: np.ndarray) -> np.nd
     if on_skin.sum() < 20:
         return rgb
     # The tones are the face's own: a neck in shade would darken and grey them.
-    face = on_skin & (_below_jaw(portrait, on_skin.shape) == 0)
-    base, shadow, light = _skin_tones(rgb, face if face.sum() >= 20 else on_skin)
+    base, shadow, light = _skin_tones(rgb, _above(on_skin, _below_jaw(portrait, on_skin.shape)))
     shade, far = shadow_shape(portrait, rgb, on_skin)
     glint = _nose_highlight(portrait, far, smooth.shape) * (1.0 - shade)
     tones = base + (shadow - base) * shade[..., None]
@@ -281,8 +280,7 @@ def shadow_shape(
     lum = cv2.GaussianBlur(luminance(rgb), (0, 0), max(width / 16, 1.0))
     far = _far_side(marks, lum, on_skin)
     below = _below_jaw(portrait, shape)
-    face = on_skin & (below == 0)
-    face = face if face.sum() >= 20 else on_skin
+    face = _above(on_skin, below)
     level = float(np.median(lum[face]))
     spread = float(np.std(lum[face])) + 1e-3
     dark = ((lum < level - 0.7 * spread) & on_skin).astype(np.uint8)
@@ -387,6 +385,12 @@ def _below_jaw(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
     return below
 
 
+def _above(on_skin: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """The skin outside ``below`` (the face's own), or all of it where that is too little."""
+    face = on_skin & (below == 0)
+    return face if face.sum() >= 20 else on_skin
+
+
 def _neck_zone(portrait: Portrait, shape: tuple[int, ...]) -> np.ndarray:
     """Under the jaw, down to half a face below the chin: the neck, and a hand
     there (0/1, uint8)."""
@@ -431,7 +435,8 @@ def _skin_like(
     rows, cols = slice(y, y + h), slice(x, x + w)
     lab = cv2.cvtColor(smooth[rows, cols], cv2.COLOR_RGB2LAB) - tone.astype(np.float32)
     gap = cv2.magnitude(np.ascontiguousarray(lab[..., 1]), np.ascontiguousarray(lab[..., 2]))
-    # L runs 0-255 here: at most about 6 lightness below the skin's median, or lighter.
+    # L runs 0-255 here: at most about 6 lightness below the skin's median (and
+    # ``darker`` more), or lighter.
     lit = np.clip((lab[..., 0] + 30.0 + darker * float(tone[0])) / 15.0, 0.0, 1.0)
     like[rows, cols] = np.clip((12.0 - gap) / 4.0, 0.0, 1.0) * lit * near[rows, cols]
     return like
@@ -480,9 +485,9 @@ def _hair_tones(rgb: np.ndarray, on_hair: np.ndarray) -> tuple[np.ndarray, ...]:
     # the darker part. Grey hair (salt and pepper, median 55 or more) stays grey;
     # white hair's body is its lighter part (shade lowers the median). Brown, blond
     # or red hair keeps its tone.
-    darkest = float(np.percentile(lab[:, 0], 10))
-    black = np.clip((48.0 - darkest) / 15.0, 0.0, 1.0) * np.clip((58.0 - lightness) / 10.0, 0, 1)
-    cool = grey * float(black)
+    strands = np.clip((48.0 - np.percentile(lab[:, 0], 10)) / 15.0, 0.0, 1.0)
+    median = np.clip((58.0 - lightness) / 10.0, 0.0, 1.0)
+    cool = grey * float(strands * median)
     share = 50.0 - 30.0 * cool + 15.0 * (1.0 - dark) * grey
     lightness = float(np.percentile(lab[:, 0], share)) * (1.0 - 0.5 * cool)
     a, b = a * (1.0 - 0.6 * cool), b * (1.0 - 0.6 * cool)  # the light's warm cast goes
