@@ -22,7 +22,8 @@ _thread = threading.local()
 # Django's live test server) every request would start fresh threads, each
 # leaving a connection open for CONN_MAX_AGE: a page of 500 images took 75
 # PostgreSQL connections.
-_pool = ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="db")
+POOL_SIZE = min(32, (os.cpu_count() or 1) + 4)  # as the event loop's default executor
+pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="db")
 
 
 @contextlib.contextmanager
@@ -55,7 +56,7 @@ async def off_loop(function: Callable[..., T], *args, **kwargs) -> T:
         with reused_connections():
             return function(*args, **kwargs)
 
-    return await sync_to_async(call, thread_sensitive=False, executor=_pool)()
+    return await sync_to_async(call, thread_sensitive=False, executor=pool)()
 
 
 def in_pool(view: Callable[..., T]) -> Callable[..., Awaitable[T]]:

@@ -26,6 +26,8 @@ from accounts import credits
 from accounts.models import ApiKey
 from avatarsite.asgi import application
 from generation.models import Batch, Job
+from generation.off_loop import POOL_SIZE
+from generation.off_loop import pool as off_loop_pool
 from generation.portrait.load import SAFE_FORMATS
 from tests.openapi_refs import refs_in, unresolvable_refs
 from tests.service_helpers import client_for, make_account, photo_b64, post_json, zip_of
@@ -272,15 +274,29 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def drop_pool_connections() -> None:
+    """Close the database connections every off_loop thread holds, as an outage would:
+    as many tasks as the pool has threads, each waiting for all the others, so every
+    thread runs one."""
+    size = POOL_SIZE
+    everyone = threading.Barrier(size)
+
+    def drop(_) -> None:
+        everyone.wait(timeout=10)
+        connections.close_all()
+
+    list(off_loop_pool.map(drop, range(size)))
+
+
 def test_an_unreachable_database_answers_503_and_the_service_recovers(
     account, monkeypatch, tmp_path
 ):
-    """Each request from the test client runs its database work in fresh pool
-    threads, which open new connections from the shared settings: pointing
-    them at nothing is a database that is down."""
+    """The settings pointed at nothing and every open connection dropped (the pool's
+    threads keep theirs between requests): a database that is down."""
     _, key = account
     job = Job.objects.create(account=ApiKey.objects.get().account, params={})
     client = client_for(key)
+    client.get(f"/v1/jobs/{job.pk}")  # the pool's threads now hold connections
     database = connections.settings["default"]
     with monkeypatch.context() as outage:
         if connections["default"].vendor == "postgresql":
@@ -288,6 +304,7 @@ def test_an_unreachable_database_answers_503_and_the_service_recovers(
             outage.setitem(database, "PORT", str(closed_port()))
         else:
             outage.setitem(database, "NAME", str(tmp_path / "no-such-dir" / "db.sqlite3"))
+        drop_pool_connections()
         for response in (
             client.get(f"/v1/jobs/{job.pk}"),
             post_json(client, "/v1/avatar/generate", {"image_base64": photo_b64()}),

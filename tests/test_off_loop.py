@@ -2,11 +2,13 @@
 
 import threading
 
+import pytest
 from asgiref.sync import async_to_sync
 
-from generation.off_loop import _pool, off_loop
+from generation.off_loop import POOL_SIZE, off_loop
 
 
+@pytest.mark.django_db  # off_loop tidies the thread's database connections around the work
 def test_requests_in_loops_of_their_own_share_the_pools_threads():
     """Under WSGI (and Django's live test server) each request runs in a new event
     loop; its database work must still land on the pool's few long-lived threads,
@@ -17,4 +19,4 @@ def test_requests_in_loops_of_their_own_share_the_pools_threads():
 
     names = {async_to_sync(off_loop)(where) for _ in range(40)}
     assert all(name.startswith("db") for name in names), names
-    assert len(names) <= _pool._max_workers
+    assert len(names) <= POOL_SIZE
