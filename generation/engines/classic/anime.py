@@ -201,15 +201,17 @@ def skin_region(portrait: Portrait, masks: FaceMasks, smooth: np.ndarray) -> np.
         0.15 * (lab[..., 0] - tone[0]) ** 2 + 1.5 * ((lab[..., 1:] - tone[1:]) ** 2).sum(-1)
     )
     similar = np.clip((19.0 - distance) / 7.0, 0.0, 1.0)
+    sample = face[::4, ::4] > 0.9
+    face_tone = np.median(lab[::4, ::4][sample], axis=0) if sample.any() else None
     # So is the neck in the jaw's shade (of the face's hue, however much darker): left
     # out, it was painted as a large flat patch of the clothes' palette.
-    neck = _skin_like(smooth, face, _neck_zone(portrait, smooth.shape), darker=0.55) > 0.5
+    neck = _skin_like(lab, face_tone, _neck_zone(portrait, smooth.shape), darker=0.55) > 0.5
     similar = np.maximum(similar, neck.astype(np.float32))
     similar = cv2.morphologyEx(similar, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     similar = cv2.GaussianBlur(similar, (0, 0), 1.2) * _half(portrait.matte, smooth.shape)
     # Skin the photo lights brighter (a forehead, a cheekbone) is skin too, not an island.
     near = _half(masks.region("FACEMESH_FACE_OVAL", grow=1.25), smooth.shape) > 0.5
-    lit = _skin_like(smooth, face, near.astype(np.uint8))
+    lit = _skin_like(lab, face_tone, near.astype(np.uint8))
     keep_out = _half(masks.features, smooth.shape)
     return np.clip(np.maximum(np.maximum(face, similar), lit) - keep_out, 0.0, 1.0)
 
@@ -420,24 +422,23 @@ def hair_region(
 
 
 def _skin_like(
-    smooth: np.ndarray, skin: np.ndarray, near: np.ndarray, darker: float = 0.0
+    lab: np.ndarray, tone: np.ndarray | None, near: np.ndarray, darker: float = 0.0
 ) -> np.ndarray:
-    """How much each pixel in ``near`` is skin that ``skin`` missed (a forehead lit
-    brighter): of the face's hue and chroma and about as light or lighter, or down
-    to ``darker`` (a share of the face's lightness) below it. Hair by the face is
-    darker or of another chroma (white hair is grey)."""
-    like = np.zeros(skin.shape, np.float32)
+    """How much each pixel in ``near`` is skin that the face mask missed (a forehead
+    lit brighter): of the face's hue and chroma (``tone``, Lab like ``lab``; None when
+    no face skin was seen) and about as light or lighter, or down to ``darker`` (a
+    share of the face's lightness) below it. Hair by the face is darker or of another
+    chroma (white hair is grey)."""
+    like = np.zeros(near.shape, np.float32)
     x, y, w, h = cv2.boundingRect(near)
-    sample = skin[::4, ::4] > 0.9
-    if w == 0 or not sample.any():
+    if w == 0 or tone is None:
         return like
-    tone = np.median(cv2.cvtColor(smooth[::4, ::4], cv2.COLOR_RGB2LAB)[sample], axis=0)
     rows, cols = slice(y, y + h), slice(x, x + w)
-    lab = cv2.cvtColor(smooth[rows, cols], cv2.COLOR_RGB2LAB) - tone.astype(np.float32)
-    gap = cv2.magnitude(np.ascontiguousarray(lab[..., 1]), np.ascontiguousarray(lab[..., 2]))
+    offset = lab[rows, cols] - tone
+    gap = cv2.magnitude(np.ascontiguousarray(offset[..., 1]), np.ascontiguousarray(offset[..., 2]))
     # L runs 0-255 here: at most about 6 lightness below the skin's median (and
     # ``darker`` more), or lighter.
-    lit = np.clip((lab[..., 0] + 30.0 + darker * float(tone[0])) / 15.0, 0.0, 1.0)
+    lit = np.clip((offset[..., 0] + 30.0 + darker * float(tone[0])) / 15.0, 0.0, 1.0)
     like[rows, cols] = np.clip((12.0 - gap) / 4.0, 0.0, 1.0) * lit * near[rows, cols]
     return like
 
