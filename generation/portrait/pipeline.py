@@ -182,7 +182,7 @@ class PortraitPipeline:
             portrait = segment_person(portrait)
         with timer("background"):
             backdrop = backdrop_job.result()
-        reference_box, reference = reference_job.result()
+        reference_box, reference = timer.collect("embed_input", reference_job)
         output_safety = self.safety if self.engine.synthesises_content else None
         metadata = {
             "style": style.name,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class StageTimer:
@@ -25,6 +29,14 @@ class StageTimer:
             yield
         finally:
             self.record(stage, (time.perf_counter() - start) * 1000.0)
+
+    def collect(self, stage: str, work: Future[T]) -> T:
+        """The result of side work started under ``stage``, the time spent waiting for
+        it added to that stage (without announcing the stage again)."""
+        start = time.perf_counter()
+        result = work.result()
+        self.record(stage, (time.perf_counter() - start) * 1000.0)
+        return result
 
     def record(self, stage: str, ms: float) -> None:
         self.ms[stage] = round(self.ms.get(stage, 0.0) + ms, 2)
