@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 
 from generation.errors import ApiError
 from generation.identity import catalog, dicebear
@@ -137,9 +138,19 @@ class VersionFacts:
 
 
 _version_facts: dict[str, VersionFacts] = {}
-# Listings take versions without their definitions (the DiceBear ones are up to
-# 450 kB each) and read these facts from a definition once per digest.
-LISTED_WITHOUT = ("current_version__definition", "current_version__definition_text")
+
+
+def listed_styles() -> QuerySet[Style]:
+    """The active, published styles as listings show them (the API's style list, the
+    gallery): with their current versions, but not those versions' definitions (the
+    DiceBear ones are up to 450 kB each); version_facts reads what a listing needs
+    from a definition once per digest."""
+    return (
+        Style.objects.filter(is_active=True)
+        .exclude(current_version=None)
+        .select_related("current_version")
+        .defer("current_version__definition", "current_version__definition_text")
+    )
 
 
 def version_facts(version: StyleVersion) -> VersionFacts:

@@ -8,9 +8,9 @@ from ninja import Router, Schema
 
 from generation.avatars import (
     CONTENT_TYPES,
-    LISTED_WITHOUT,
     AvatarRequest,
     cached_avatar,
+    listed_styles,
     parse_options,
     pinned_request,
     seed_for,
@@ -92,7 +92,7 @@ def _licence(version: StyleVersion) -> dict[str, str] | None:
 @in_pool
 def list_styles(request: HttpRequest) -> list[dict]:
     palettes = list(Palette.objects.exclude(current_version=None).values_list("slug", flat=True))
-    styles = Style.objects.filter(is_active=True).exclude(current_version=None)
+    styles = listed_styles()
     numbers: dict[int, list[int]] = {}
     for style_id, number in StyleVersion.objects.filter(style__in=styles).values_list(
         "style_id", "number"
@@ -112,7 +112,7 @@ def list_styles(request: HttpRequest) -> list[dict]:
             "backgrounds": ["default", TRANSPARENT, "#rrggbb"],
             "palettes": palettes,
         }
-        for style in styles.select_related("current_version").defer(*LISTED_WITHOUT)
+        for style in styles
     ]
 
 

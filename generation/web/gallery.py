@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from generation.admin import SAMPLE_NAMES
-from generation.avatars import LISTED_WITHOUT, version_facts
+from generation.avatars import listed_styles, version_facts
 from generation.identity.dicebear import License, requires_credit
 from generation.identity.seed import MAX_IDENTIFIER_LENGTH
 from generation.models import Palette, Style
@@ -61,9 +61,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
     if palette not in {p.slug for p in palettes}:
         palette = ""
     seeds = [name] if name else list(SAMPLE_NAMES[:8])
-    styles = Style.objects.filter(is_active=True).exclude(current_version=None)
     context = {
-        "groups": grouped(list(styles.select_related("current_version").defer(*LISTED_WITHOUT))),
+        "groups": grouped(list(listed_styles())),
         "seeds": seeds,
         "name": name,
         "palette": palette,
