@@ -5,8 +5,9 @@ dlib-bin is built without BLAS, so its own convolutions take about 60 ms per fac
 here, holding the GIL. This module reads the network's weights from dlib's model
 file (``dlib_face_recognition_resnet_model_v1.dat`` in face_recognition_models),
 folds each of dlib's affine layers (its batch norms at inference) into the
-convolution before it, and writes the network as an ONNX graph in memory for
-onnxruntime, already a dependency (the content check). The layout is dlib's own
+convolution before it, and writes the network as an ONNX graph in memory (with
+the onnx package's helpers) for onnxruntime, already a dependency (the content
+check). The layout is dlib's own
 (``dnn_face_recognition_ex.cpp``): a 7x7 convolution, a max pool, 14 residual
 blocks (4 of them downsampling, their shortcut average-pooled and zero-padded
 where channels or sizes differ, as dlib's ``add_prev`` adds), a global average
@@ -21,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import helper, numpy_helper
 
 CHIP_SIDE = 150
 _LAYER = re.compile(
     rb"\x01.(con_4|affine_|max_pool_2|avg_pool_2|fc_2|input_rgb_image_sized)", re.DOTALL
 )
 _OPSET = 13
+_IR_VERSION = 7
 
 
 class _Reader:
@@ -105,39 +109,13 @@ def _records(data: bytes) -> list[tuple]:
     return records
 
 
-class _Proto:
-    """The few protobuf encodings an ONNX model needs (the onnx package is not a
-    dependency): varints, length-delimited fields."""
-
-    @staticmethod
-    def varint(value: int) -> bytes:
-        value &= (1 << 64) - 1
-        out = bytearray()
-        while True:
-            low, value = value & 0x7F, value >> 7
-            out.append(low | (0x80 if value else 0))
-            if not value:
-                return bytes(out)
-
-    @classmethod
-    def field(cls, number: int, payload: bytes) -> bytes:
-        return cls.varint(number << 3 | 2) + cls.varint(len(payload)) + payload
-
-    @classmethod
-    def int(cls, number: int, value: int) -> bytes:
-        return cls.varint(number << 3) + cls.varint(value)
-
-    @classmethod
-    def text(cls, number: int, value: str) -> bytes:
-        return cls.field(number, value.encode())
-
-
 class _Graph:
-    """Builds the ONNX graph node by node, keeping each tensor's (C, H, W)."""
+    """Builds the ONNX graph node by node (with the onnx package's helpers), keeping
+    each tensor's (C, H, W)."""
 
     def __init__(self) -> None:
-        self.nodes: list[bytes] = []
-        self.weights: list[bytes] = []
+        self.nodes: list[onnx.NodeProto] = []
+        self.weights: list[onnx.TensorProto] = []
         self.count = 0
 
     def name(self, prefix: str) -> str:
@@ -145,25 +123,13 @@ class _Graph:
         return f"{prefix}{self.count}"
 
     def constant(self, array: np.ndarray) -> str:
-        name, p = self.name("k"), _Proto
-        kind = 1 if array.dtype == np.float32 else 7  # FLOAT or INT64
-        self.weights.append(
-            b"".join(p.int(1, d) for d in array.shape)
-            + p.int(2, kind)
-            + p.text(8, name)
-            + p.field(9, np.ascontiguousarray(array).tobytes())
-        )
+        name = self.name("k")
+        self.weights.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
     def node(self, op: str, inputs: list[str], **ints: list[int]) -> str:
-        p, out = _Proto, self.name(op)
-        attributes = b"".join(
-            p.field(5, p.text(1, key) + p.int(20, 7) + b"".join(p.int(8, v) for v in values))
-            for key, values in ints.items()
-        )
-        self.nodes.append(
-            b"".join(p.text(1, i) for i in inputs) + p.text(2, out) + p.text(4, op) + attributes
-        )
+        out = self.name(op)
+        self.nodes.append(helper.make_node(op, inputs, [out], **ints))
         return out
 
     def conv(self, x: str, shape: tuple, conv: tuple, affine: tuple, relu: bool) -> tuple:
@@ -199,20 +165,18 @@ class _Graph:
         return self.node("Pad", [x, self.constant(pads)])
 
     def model(self, output: str) -> bytes:
-        p = _Proto
-
-        def value(name: str, dims: tuple[int, ...]) -> bytes:
-            shape = b"".join(p.field(1, p.int(1, d)) for d in dims)
-            return p.text(1, name) + p.field(2, p.field(1, p.int(1, 1) + p.field(2, shape)))
-
-        graph = (
-            b"".join(p.field(1, n) for n in self.nodes)
-            + p.text(2, "dlib_face_recognition_resnet_model_v1")
-            + b"".join(p.field(5, w) for w in self.weights)
-            + p.field(11, value("chip", (1, 3, CHIP_SIDE, CHIP_SIDE)))
-            + p.field(12, value(output, (1, 128)))
+        float32 = onnx.TensorProto.FLOAT
+        graph = helper.make_graph(
+            self.nodes,
+            "dlib_face_recognition_resnet_model_v1",
+            [helper.make_tensor_value_info("chip", float32, (1, 3, CHIP_SIDE, CHIP_SIDE))],
+            [helper.make_tensor_value_info(output, float32, (1, 128))],
+            initializer=self.weights,
         )
-        return p.int(1, 7) + p.field(8, p.text(1, "") + p.int(2, _OPSET)) + p.field(7, graph)
+        model = helper.make_model(
+            graph, ir_version=_IR_VERSION, opset_imports=[helper.make_opsetid("", _OPSET)]
+        )
+        return model.SerializeToString()
 
 
 def onnx_model(data: bytes) -> tuple[bytes, np.ndarray]:
